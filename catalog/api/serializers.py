@@ -1,0 +1,39 @@
+from rest_framework import serializers
+
+from catalog.models import Batch, Customer, ProductModel, Unit
+
+
+class CustomerSerializer(serializers.ModelSerializer):
+    region = serializers.CharField(source="region.name", read_only=True)
+
+    class Meta:
+        model = Customer
+        fields = ["id", "external_id", "name", "region", "segment", "city", "email", "phone", "created_at"]
+
+
+class ProductModelSerializer(serializers.ModelSerializer):
+    product_line = serializers.CharField(source="product_line.code", read_only=True)
+
+    class Meta:
+        model = ProductModel
+        fields = ["id", "code", "name", "product_line", "launched_on"]
+
+
+class BatchSerializer(serializers.ModelSerializer):
+    product_model = serializers.CharField(source="product_model.code", read_only=True)
+
+    class Meta:
+        model = Batch
+        fields = ["id", "code", "product_model", "produced_on", "quantity", "plant"]
+
+
+class UnitSerializer(serializers.ModelSerializer):
+    product_model = serializers.CharField(source="product_model.code", read_only=True)
+    product_line = serializers.CharField(source="product_model.product_line.code", read_only=True)
+    batch = serializers.CharField(source="batch.code", read_only=True, default=None)
+    customer = serializers.CharField(source="customer.external_id", read_only=True, default=None)
+
+    class Meta:
+        model = Unit
+        fields = ["id", "serial", "product_model", "product_line", "batch", "customer", "sold_on",
+                  "warranty_months"]

@@ -1,0 +1,68 @@
+"""Read-only master-data endpoints (writes arrive through intake and the admin)."""
+
+import django_filters
+from django.db.models import Q
+from rest_framework import viewsets
+
+from catalog import selectors
+from catalog.models import Batch, Customer, Unit
+
+from .serializers import BatchSerializer, CustomerSerializer, ProductModelSerializer, UnitSerializer
+
+
+class CustomerFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label="search")
+    region = django_filters.CharFilter(field_name="region__name", lookup_expr="iexact")
+
+    class Meta:
+        model = Customer
+        fields = ["segment", "region", "external_id"]
+
+    def search(self, queryset, name, value):
+        return queryset.filter(Q(name__icontains=value) | Q(external_id__icontains=value) | Q(phone=value))
+
+
+class UnitFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(field_name="serial", lookup_expr="icontains", label="search")
+    customer = django_filters.CharFilter(field_name="customer__external_id")
+    product_model = django_filters.CharFilter(field_name="product_model__code")
+    batch = django_filters.CharFilter(field_name="batch__code")
+
+    class Meta:
+        model = Unit
+        fields = ["serial", "customer", "product_model", "batch"]
+
+
+class BatchFilter(django_filters.FilterSet):
+    product_model = django_filters.CharFilter(field_name="product_model__code")
+
+    class Meta:
+        model = Batch
+        fields = ["code", "product_model"]
+
+
+class CustomerViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = CustomerSerializer
+    filterset_class = CustomerFilter
+    ordering_fields = ["name", "created_at", "external_id"]
+    queryset = selectors.customer_list()
+
+
+class UnitViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = UnitSerializer
+    filterset_class = UnitFilter
+    ordering_fields = ["serial", "sold_on"]
+    queryset = selectors.unit_list()
+
+
+class ProductModelViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = ProductModelSerializer
+    filterset_fields = ["code", "product_line__code"]
+    queryset = selectors.product_model_list()
+
+
+class BatchViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = BatchSerializer
+    filterset_class = BatchFilter
+    ordering_fields = ["produced_on", "code"]
+    queryset = selectors.batch_list()

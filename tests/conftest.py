@@ -1,0 +1,66 @@
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from tests.factories import TeamFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _roles(db):
+    """Role groups exist in every test database (post_migrate creates them; a flushed
+    transactional test database needs them again)."""
+    from catalog.roles import roles_sync
+
+    roles_sync()
+
+
+@pytest.fixture
+def team_a(db):
+    return TeamFactory(name="Team A")
+
+
+@pytest.fixture
+def team_b(db):
+    return TeamFactory(name="Team B")
+
+
+@pytest.fixture
+def agent(team_a):
+    user = UserFactory(username="agent_a", roles=["agent"])
+    team_a.members.add(user)
+    return user
+
+
+@pytest.fixture
+def agent_b(team_b):
+    user = UserFactory(username="agent_b", roles=["agent"])
+    team_b.members.add(user)
+    return user
+
+
+@pytest.fixture
+def supervisor(team_a):
+    user = UserFactory(username="super_a", roles=["supervisor"])
+    team_a.members.add(user)
+    return user
+
+
+@pytest.fixture
+def manager(db):
+    return UserFactory(username="manager", roles=["manager"])
+
+
+@pytest.fixture
+def api(db):
+    return APIClient()
+
+
+def api_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def is_postgres(db):
+    return connection.vendor == "postgresql"

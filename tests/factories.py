@@ -1,0 +1,161 @@
+"""factory_boy factories shared by every test folder."""
+
+import datetime as dt
+
+import factory
+from django.utils import timezone
+
+from catalog.models import Batch, Component, Customer, ProductLine, ProductModel, Region, Supplier, Unit, User
+from quality.models import Failure, FailureMode
+from tickets.models import Survey, Team, Ticket
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.PostGenerationMethodCall("set_password", "pass-1234")
+
+    @factory.post_generation
+    def roles(self, create, extracted, **kwargs):
+        if create and extracted:
+            from django.contrib.auth.models import Group
+
+            self.groups.add(*Group.objects.filter(name__in=extracted))
+
+
+class RegionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Region
+        django_get_or_create = ("key",)
+
+    name = factory.Sequence(lambda n: f"Region {n}")
+    key = factory.LazyAttribute(lambda r: r.name.casefold())
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Customer
+
+    external_id = factory.Sequence(lambda n: f"C{n:05d}")
+    name = factory.Sequence(lambda n: f"Customer {n}")
+    region = factory.SubFactory(RegionFactory)
+    created_at = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(days=400))
+
+
+class ProductLineFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ProductLine
+        django_get_or_create = ("code",)
+
+    code = "washer"
+    name = "Washer"
+
+
+class ProductModelFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ProductModel
+
+    code = factory.Sequence(lambda n: f"M{n:03d}")
+    name = factory.Sequence(lambda n: f"Model {n}")
+    product_line = factory.SubFactory(ProductLineFactory)
+
+
+class SupplierFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Supplier
+
+    code = factory.Sequence(lambda n: f"S{n:03d}")
+    name = factory.Sequence(lambda n: f"Supplier {n}")
+
+
+class ComponentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Component
+
+    code = factory.Sequence(lambda n: f"P{n:03d}")
+    name = factory.Sequence(lambda n: f"Part {n}")
+    supplier = factory.SubFactory(SupplierFactory)
+
+
+class BatchFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Batch
+
+    code = factory.Sequence(lambda n: f"B{n:05d}")
+    product_model = factory.SubFactory(ProductModelFactory)
+    produced_on = dt.date(2025, 1, 15)
+    quantity = 100
+
+
+class UnitFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Unit
+
+    serial = factory.Sequence(lambda n: f"SN{n:08d}")
+    batch = factory.SubFactory(BatchFactory)
+    product_model = factory.SelfAttribute("batch.product_model")
+    customer = factory.SubFactory(CustomerFactory)
+    sold_on = dt.date(2025, 3, 1)
+
+
+class TeamFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Team
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"Team {n}")
+
+    @factory.post_generation
+    def members(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.members.add(*extracted)
+
+
+class TicketFactory(factory.django.DjangoModelFactory):
+    """A bare ticket row (status new). Use tickets.services to move it, as users do."""
+
+    class Meta:
+        model = Ticket
+
+    external_id = factory.Sequence(lambda n: f"T{n:07d}")
+    customer = factory.SubFactory(CustomerFactory)
+    type = "repair"
+    channel = "phone"
+    priority = "normal"
+    subject = factory.Sequence(lambda n: f"Problem {n}")
+    team = factory.SubFactory(TeamFactory)
+    created_at = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(hours=5))
+
+
+class SurveyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Survey
+
+    external_id = factory.Sequence(lambda n: f"SV{n:06d}")
+    customer = factory.SubFactory(CustomerFactory)
+    responded_at = factory.LazyFunction(timezone.now)
+    csat = 5
+
+
+class FailureModeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FailureMode
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"FM{n:03d}")
+    name_en = factory.Sequence(lambda n: f"Mode {n}")
+
+
+class FailureFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Failure
+
+    external_id = factory.Sequence(lambda n: f"F{n:07d}")
+    ticket = factory.SubFactory(TicketFactory)
+    unit = factory.SubFactory(UnitFactory)
+    failure_mode = factory.SubFactory(FailureModeFactory)
+    occurred_at = factory.LazyFunction(timezone.now)

@@ -1,0 +1,108 @@
+"""Ticket endpoints: thin; parse, call one selector or service, render."""
+
+import django_filters
+from django.db.models import Q
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from tickets import selectors, services
+from tickets.models import Channel, Priority, Status, Ticket, TicketType
+
+from .serializers import (
+    TicketAssignSerializer,
+    TicketCommentSerializer,
+    TicketCreateSerializer,
+    TicketDetailSerializer,
+    TicketSerializer,
+    TicketTransitionSerializer,
+)
+
+
+class TicketFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=Status.choices)
+    priority = django_filters.MultipleChoiceFilter(choices=Priority.choices)
+    type = django_filters.MultipleChoiceFilter(choices=TicketType.choices)
+    channel = django_filters.MultipleChoiceFilter(choices=Channel.choices)
+    team = django_filters.CharFilter(field_name="team__name")
+    assignee = django_filters.CharFilter(field_name="assignee__username")
+    customer = django_filters.CharFilter(field_name="customer__external_id")
+    unit = django_filters.CharFilter(field_name="unit__serial")
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    q = django_filters.CharFilter(method="search", label="search")
+
+    class Meta:
+        model = Ticket
+        fields = ["status", "priority", "type", "channel", "team", "assignee", "customer", "unit"]
+
+    def search(self, queryset, name, value):
+        return queryset.filter(
+            Q(external_id__icontains=value) | Q(subject__icontains=value) | Q(customer__name__icontains=value)
+        )
+
+
+class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                    viewsets.GenericViewSet):
+    filterset_class = TicketFilter
+    ordering_fields = ["created_at", "priority", "status", "resolution_due_at", "updated_at"]
+    ordering = ["-created_at", "-id"]
+    queryset = Ticket.objects.none()  # for the schema and permissions; rows come from the selector
+
+    def get_queryset(self):
+        return selectors.ticket_list(user=self.request.user)
+
+    def get_serializer_class(self):
+        if self.action == "retrieve":
+            return TicketDetailSerializer
+        if self.action == "create":
+            return TicketCreateSerializer
+        return TicketSerializer
+
+    def _detail(self, ticket, code=status.HTTP_200_OK):
+        ticket = selectors.ticket_get_for_user(user=self.request.user, pk=ticket.pk)
+        return Response(TicketDetailSerializer(ticket, context=self.get_serializer_context()).data, status=code)
+
+    @extend_schema(request=TicketCreateSerializer, responses={201: TicketDetailSerializer})
+    def create(self, request, *args, **kwargs):
+        data = TicketCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        ticket = services.ticket_create(actor=request.user, **data.validated_data)
+        return self._detail(ticket, status.HTTP_201_CREATED)
+
+    @extend_schema(request=TicketTransitionSerializer, responses={200: TicketDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def transition(self, request, pk=None):
+        ticket = self.get_object()
+        data = TicketTransitionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        ticket = services.ticket_transition(
+            ticket_id=ticket.pk, to_status=data.validated_data["status"], actor=request.user,
+            expected_version=data.validated_data["version"], comment=data.validated_data["comment"],
+        )
+        return self._detail(ticket)
+
+    @extend_schema(request=TicketAssignSerializer, responses={200: TicketDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        ticket = self.get_object()
+        data = TicketAssignSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        ticket = services.ticket_assign(
+            ticket_id=ticket.pk, assignee=data.validated_data["assignee"], team=data.validated_data.get("team"),
+            actor=request.user, expected_version=data.validated_data["version"],
+        )
+        return self._detail(ticket)
+
+    @extend_schema(request=TicketCommentSerializer, responses={201: TicketDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def comment(self, request, pk=None):
+        ticket = self.get_object()
+        data = TicketCommentSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        ticket = services.ticket_comment(
+            ticket_id=ticket.pk, actor=request.user, body=data.validated_data["body"],
+            public=data.validated_data["public"], expected_version=data.validated_data.get("version"),
+        )
+        return self._detail(ticket, status.HTTP_201_CREATED)
