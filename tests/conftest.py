@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from django.db import connection
 from rest_framework.test import APIClient
@@ -64,3 +66,12 @@ def api_for(user) -> APIClient:
 @pytest.fixture
 def is_postgres(db):
     return connection.vendor == "postgresql"
+
+
+def pytest_runtest_setup(item):
+    """`@pytest.mark.postgres` tests skip on other databases, unless CI demands them
+    (REQUIRE_POSTGRES=1), where a skip would hide that they never ran."""
+    if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        if os.environ.get("REQUIRE_POSTGRES"):
+            pytest.fail("REQUIRE_POSTGRES is set but the test database is not PostgreSQL")
+        pytest.skip("needs PostgreSQL (set DATABASE_URL)")

@@ -164,11 +164,13 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem"):
     _queue = VAR_DIR / "broker" / "queue"
     _processed = VAR_DIR / "broker" / "processed"
-    for _folder in (_queue, _processed):
+    _control = VAR_DIR / "broker" / "control"  # kombu's default is relative to the CWD
+    for _folder in (_queue, _processed, _control):
         _folder.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue),
         "data_folder_out": str(_queue),
+        "control_folder": str(_control),
         "processed_folder": str(_processed),
         "store_processed": False,
     }
@@ -191,3 +193,9 @@ LOGGING = {
 # Domain settings (METRICS.md)
 REPEAT_FAILURE_WINDOW_DAYS = int(os.environ.get("REPEAT_FAILURE_WINDOW_DAYS", "30"))
 LABOR_RATE = float(os.environ.get("LABOR_RATE", "100"))
+
+# Defaults for the beat schedule; django-celery-beat copies them into its tables, where
+# the admin can edit them.
+CELERY_BEAT_SCHEDULE = {
+    "worker-heartbeat": {"task": "catalog.tasks.worker_heartbeat", "schedule": 60.0},
+}
