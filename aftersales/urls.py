@@ -22,6 +22,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]
 
+# JSON under /api/ (INTERFACES.md errors), Django's page elsewhere.
+handler404 = "catalog.api.exceptions.not_found"
+
 if settings.DEBUG:
     from django.conf.urls.static import static
 

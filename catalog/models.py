@@ -12,8 +12,9 @@ from django.utils.translation import gettext_lazy as _
 class User(AbstractUser):
     """Staff user. The language follows the profile (blank: the browser's)."""
 
-    language = models.CharField(_("language"), max_length=10, blank=True,
-                                choices=[("en", "English"), ("zh-hans", "简体中文")])
+    language = models.CharField(
+        _("language"), max_length=10, blank=True, choices=[("en", "English"), ("zh-hans", "简体中文")]
+    )
     phone = models.CharField(_("phone"), max_length=32, blank=True)
 
     class Meta(AbstractUser.Meta):
@@ -50,12 +51,12 @@ class RegionAlias(models.Model):
         verbose_name = _("region alias")
         verbose_name_plural = _("region aliases")
 
+    def __str__(self):
+        return f"{self.key} -> {self.region}"
+
     def save(self, *args, **kwargs):
         self.key = region_key(self.key)
         super().save(*args, **kwargs)
-
-    def __str__(self):
-        return f"{self.key} -> {self.region}"
 
 
 class Segment(models.TextChoices):
@@ -100,8 +101,9 @@ class ProductLine(models.Model):
 class ProductModel(models.Model):
     code = models.CharField(_("code"), max_length=64, unique=True)
     name = models.CharField(_("name"), max_length=200)
-    product_line = models.ForeignKey(ProductLine, on_delete=models.PROTECT, related_name="models",
-                                     verbose_name=_("product line"))
+    product_line = models.ForeignKey(
+        ProductLine, on_delete=models.PROTECT, related_name="models", verbose_name=_("product line")
+    )
     launched_on = models.DateField(_("launched on"), null=True, blank=True)
 
     class Meta:
@@ -129,8 +131,9 @@ class Supplier(models.Model):
 class Component(models.Model):
     code = models.CharField(_("code"), max_length=64, unique=True)
     name = models.CharField(_("name"), max_length=200)
-    supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, null=True, blank=True,
-                                 related_name="components", verbose_name=_("supplier"))
+    supplier = models.ForeignKey(
+        Supplier, on_delete=models.PROTECT, null=True, blank=True, related_name="components", verbose_name=_("supplier")
+    )
 
     class Meta:
         ordering = ["code"]
@@ -143,8 +146,9 @@ class Component(models.Model):
 
 class Batch(models.Model):
     code = models.CharField(_("code"), max_length=64, unique=True)
-    product_model = models.ForeignKey(ProductModel, on_delete=models.PROTECT, related_name="batches",
-                                      verbose_name=_("product model"))
+    product_model = models.ForeignKey(
+        ProductModel, on_delete=models.PROTECT, related_name="batches", verbose_name=_("product model")
+    )
     produced_on = models.DateField(_("produced on"))
     quantity = models.PositiveIntegerField(_("quantity"))
     plant = models.CharField(_("plant"), max_length=120, blank=True)
@@ -162,12 +166,15 @@ class Batch(models.Model):
 
 class Unit(models.Model):
     serial = models.CharField(_("serial"), max_length=64, unique=True)
-    product_model = models.ForeignKey(ProductModel, on_delete=models.PROTECT, related_name="units",
-                                      verbose_name=_("product model"))
-    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, null=True, blank=True, related_name="units",
-                              verbose_name=_("batch"))
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, null=True, blank=True, related_name="units",
-                                 verbose_name=_("customer"))
+    product_model = models.ForeignKey(
+        ProductModel, on_delete=models.PROTECT, related_name="units", verbose_name=_("product model")
+    )
+    batch = models.ForeignKey(
+        Batch, on_delete=models.PROTECT, null=True, blank=True, related_name="units", verbose_name=_("batch")
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, null=True, blank=True, related_name="units", verbose_name=_("customer")
+    )
     sold_on = models.DateField(_("sold on"), null=True, blank=True)
     warranty_months = models.PositiveSmallIntegerField(_("warranty (months)"), default=24)
 
@@ -178,8 +185,9 @@ class Unit(models.Model):
         indexes = [models.Index(fields=["sold_on"])]
         constraints = [
             # DATA_CONTRACT: sold_on is required when a customer is given.
-            models.CheckConstraint(condition=Q(customer__isnull=True) | Q(sold_on__isnull=False),
-                                   name="unit_sold_on_with_customer"),
+            models.CheckConstraint(
+                condition=Q(customer__isnull=True) | Q(sold_on__isnull=False), name="unit_sold_on_with_customer"
+            ),
         ]
 
     def __str__(self):

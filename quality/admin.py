@@ -12,8 +12,17 @@ class FailureModeAdmin(admin.ModelAdmin):
 
 @admin.register(Failure)
 class FailureAdmin(admin.ModelAdmin):
-    list_display = ("external_id", "unit", "failure_mode", "component", "occurred_at", "repaired_at",
-                    "root_cause_category", "labor_hours", "parts_cost")
+    list_display = (
+        "external_id",
+        "unit",
+        "failure_mode",
+        "component",
+        "occurred_at",
+        "repaired_at",
+        "root_cause_category",
+        "labor_hours",
+        "parts_cost",
+    )
     list_filter = ("failure_mode", "root_cause_category", "component__supplier")
     search_fields = ("external_id", "unit__serial", "ticket__external_id")
     list_select_related = ("unit", "failure_mode", "component")

@@ -14,8 +14,9 @@ class FailureMode(models.Model):
     code = models.CharField(_("code"), max_length=64, unique=True)
     name_en = models.CharField(_("name (English)"), max_length=200)
     name_zh = models.CharField(_("name (Chinese)"), max_length=200, blank=True)
-    parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="children",
-                               verbose_name=_("parent"))
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children", verbose_name=_("parent")
+    )
 
     UNCLASSIFIED = "UNCLASSIFIED"
 
@@ -45,14 +46,17 @@ class Failure(models.Model):
     external_id = models.CharField(_("external ID"), max_length=64, unique=True)
     ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="failures", verbose_name=_("ticket"))
     unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="failures", verbose_name=_("unit"))
-    failure_mode = models.ForeignKey(FailureMode, on_delete=models.PROTECT, related_name="failures",
-                                     verbose_name=_("failure mode"))
-    component = models.ForeignKey(Component, on_delete=models.PROTECT, null=True, blank=True,
-                                  related_name="failures", verbose_name=_("component"))
+    failure_mode = models.ForeignKey(
+        FailureMode, on_delete=models.PROTECT, related_name="failures", verbose_name=_("failure mode")
+    )
+    component = models.ForeignKey(
+        Component, on_delete=models.PROTECT, null=True, blank=True, related_name="failures", verbose_name=_("component")
+    )
     occurred_at = models.DateTimeField(_("occurred at"))
     repaired_at = models.DateTimeField(_("repaired at"), null=True, blank=True)
-    root_cause_category = models.CharField(_("root-cause category"), max_length=16,
-                                           choices=RootCauseCategory.choices, blank=True)
+    root_cause_category = models.CharField(
+        _("root-cause category"), max_length=16, choices=RootCauseCategory.choices, blank=True
+    )
     labor_hours = models.DecimalField(_("labour hours"), max_digits=8, decimal_places=2, default=0)
     parts_cost = models.DecimalField(_("parts cost"), max_digits=12, decimal_places=2, default=0)
 
@@ -67,10 +71,13 @@ class Failure(models.Model):
             models.Index(fields=["component", "occurred_at"]),
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(repaired_at__isnull=True) | Q(repaired_at__gte=F("occurred_at")),
-                                   name="failure_repaired_after_occurred"),
-            models.CheckConstraint(condition=Q(labor_hours__gte=0) & Q(parts_cost__gte=0),
-                                   name="failure_costs_not_negative"),
+            models.CheckConstraint(
+                condition=Q(repaired_at__isnull=True) | Q(repaired_at__gte=F("occurred_at")),
+                name="failure_repaired_after_occurred",
+            ),
+            models.CheckConstraint(
+                condition=Q(labor_hours__gte=0) & Q(parts_cost__gte=0), name="failure_costs_not_negative"
+            ),
         ]
 
     def __str__(self):
@@ -96,8 +103,10 @@ class Recall(models.Model):
         verbose_name = _("recall")
         verbose_name_plural = _("recalls")
         constraints = [
-            models.CheckConstraint(condition=Q(closed_at__isnull=True) | Q(closed_at__gte=F("opened_at")),
-                                   name="recall_closed_after_opened"),
+            models.CheckConstraint(
+                condition=Q(closed_at__isnull=True) | Q(closed_at__gte=F("opened_at")),
+                name="recall_closed_after_opened",
+            ),
         ]
 
     def __str__(self):
@@ -113,11 +122,11 @@ class RecallUnitStatus(models.TextChoices):
 
 
 class RecallUnit(models.Model):
-    recall = models.ForeignKey(Recall, on_delete=models.CASCADE, related_name="recall_units",
-                               verbose_name=_("recall"))
+    recall = models.ForeignKey(Recall, on_delete=models.CASCADE, related_name="recall_units", verbose_name=_("recall"))
     unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="recall_units", verbose_name=_("unit"))
-    status = models.CharField(_("status"), max_length=12, choices=RecallUnitStatus.choices,
-                              default=RecallUnitStatus.PENDING)
+    status = models.CharField(
+        _("status"), max_length=12, choices=RecallUnitStatus.choices, default=RecallUnitStatus.PENDING
+    )
     remedied_at = models.DateTimeField(_("remedied at"), null=True, blank=True)
 
     class Meta:
@@ -125,8 +134,9 @@ class RecallUnit(models.Model):
         verbose_name_plural = _("recall units")
         constraints = [
             models.UniqueConstraint(fields=["recall", "unit"], name="recall_unit_unique"),
-            models.CheckConstraint(condition=~Q(status="remedied") | Q(remedied_at__isnull=False),
-                                   name="recall_unit_remedied_has_time"),
+            models.CheckConstraint(
+                condition=~Q(status="remedied") | Q(remedied_at__isnull=False), name="recall_unit_remedied_has_time"
+            ),
         ]
 
     def __str__(self):

@@ -16,6 +16,12 @@ def _roles(db):
     roles_sync()
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    # The factories set a password for every user; the default PBKDF2 costs ~0.2 s each.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def team_a(db):
     return TeamFactory(name="Team A")

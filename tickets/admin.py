@@ -23,8 +23,18 @@ class TicketEventInline(admin.TabularInline):
 
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
-    list_display = ("external_id", "subject", "customer", "type", "channel", "priority", "status", "team",
-                    "assignee", "created_at")
+    list_display = (
+        "external_id",
+        "subject",
+        "customer",
+        "type",
+        "channel",
+        "priority",
+        "status",
+        "team",
+        "assignee",
+        "created_at",
+    )
     list_filter = ("status", "type", "channel", "priority", "team", "dispatch_method")
     search_fields = ("external_id", "subject", "customer__name", "customer__external_id", "unit__serial")
     list_select_related = ("customer", "team", "assignee")

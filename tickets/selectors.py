@@ -2,12 +2,14 @@
 supervisors see their teams' tickets and those assigned to them; the global-read
 roles see all. Anything outside the scope is simply absent (the views answer 404)."""
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.http import Http404
 
+from catalog.models import Customer, Unit, User
 from catalog.roles import user_has_global_read
+from catalog.selectors import customer_list, unit_list
 
-from .models import Team, Ticket, TicketEvent
+from .models import OPEN_STATUSES, Priority, Status, Team, Ticket, TicketEvent
 
 
 def tickets_for_user(user) -> QuerySet[Ticket]:
@@ -21,7 +23,9 @@ def tickets_for_user(user) -> QuerySet[Ticket]:
 
 
 def ticket_list(*, user) -> QuerySet[Ticket]:
-    return tickets_for_user(user).select_related("customer__region", "unit__product_model", "team", "assignee")
+    return tickets_for_user(user).select_related(
+        "customer__region", "unit__product_model", "unit__batch", "team", "assignee"
+    )
 
 
 def ticket_get_for_user(*, user, pk) -> Ticket:
@@ -40,3 +44,101 @@ def teams_for_user(user) -> QuerySet[Team]:
     if user_has_global_read(user):
         return Team.objects.all()
     return Team.objects.filter(members=user)
+
+
+# Reads of the agent web UI: the queue, and the look-ups of the create form.
+
+# Sort keys of the queue -> ORDER BY. Priority and status sort by their rank (the order
+# of their choices), not alphabetically; the pk breaks ties so pages are stable.
+_PRIORITY_RANK = Case(
+    *(When(priority=v, then=Value(i)) for i, v in enumerate(Priority.values)),
+    default=Value(len(Priority.values)),
+    output_field=IntegerField(),
+)
+_STATUS_RANK = Case(
+    *(When(status=v, then=Value(i)) for i, v in enumerate(Status.values)),
+    default=Value(len(Status.values)),
+    output_field=IntegerField(),
+)
+
+
+def _queue_order(sort: str, user) -> list:
+    if sort == "created":
+        return ["created_at", "id"]
+    if sort == "-created":
+        return ["-created_at", "-id"]
+    if sort == "priority":
+        return [_PRIORITY_RANK, "-created_at", "-id"]
+    if sort == "status":
+        return [_STATUS_RANK, "-created_at", "-id"]
+    if sort == "due":
+        return [F("resolution_due_at").asc(nulls_last=True), "id"]
+    # Default: the user's own open tickets, then the other open ones, then the rest; newest first.
+    open_q = Q(status__in=OPEN_STATUSES)
+    bucket = Case(
+        When(open_q & Q(assignee=user), then=Value(0)),
+        When(open_q, then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+    return [bucket, "-created_at", "-id"]
+
+
+def ticket_queue(
+    *,
+    user,
+    status: str = "",
+    priority: str = "",
+    type: str = "",
+    team: Team | None = None,
+    q: str = "",
+    mine: bool = False,
+    sort: str = "",
+) -> QuerySet[Ticket]:
+    """The queue page: ticket_list filtered and sorted. status "open" means any open status;
+    q searches the number, the subject and the customer's name."""
+    qs = ticket_list(user=user)
+    if status == "open":
+        qs = qs.filter(status__in=OPEN_STATUSES)
+    elif status:
+        qs = qs.filter(status=status)
+    if priority:
+        qs = qs.filter(priority=priority)
+    if type:
+        qs = qs.filter(type=type)
+    if team is not None:
+        qs = qs.filter(team=team)
+    if mine:
+        qs = qs.filter(assignee=user)
+    q = (q or "").strip()
+    if q:
+        qs = qs.filter(Q(external_id__icontains=q) | Q(subject__icontains=q) | Q(customer__name__icontains=q))
+    return qs.order_by(*_queue_order(sort, user))
+
+
+def customer_search(*, q: str, limit: int = 10) -> QuerySet[Customer]:
+    """Type-ahead over customers by name, external ID or phone."""
+    q = (q or "").strip()
+    if not q:
+        return Customer.objects.none()
+    return customer_list().filter(Q(name__icontains=q) | Q(external_id__icontains=q) | Q(phone__icontains=q))[:limit]
+
+
+def unit_search(*, customer: Customer | None = None, q: str = "", limit: int = 10) -> QuerySet[Unit]:
+    """The customer's units (optionally narrowed by serial), or any unit by serial."""
+    q = (q or "").strip()
+    qs = unit_list()
+    if customer is not None:
+        qs = qs.filter(customer=customer)
+    elif not q:
+        return qs.none()
+    if q:
+        qs = qs.filter(serial__icontains=q)
+    return qs.order_by("serial")[:limit]
+
+
+def assignee_choices(*, user, team: Team | None = None) -> QuerySet[User]:
+    """Who a ticket can be assigned to: the members of its team, or without a team the
+    members of the user's teams."""
+    teams = Team.objects.filter(pk=team.pk) if team is not None else teams_for_user(user)
+    return User.objects.filter(is_active=True, pk__in=teams.values("members")).order_by("username")

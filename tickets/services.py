@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -83,13 +83,26 @@ def _lock(ticket_id: int, expected_version: int | None) -> Ticket:
 
 def _apply(ticket: Ticket, change: _Change, *, actor: User | None, at: datetime) -> Ticket:
     """The single write point: saves the changed fields plus the version, appends the event."""
+    if at < ticket.created_at:
+        # The timeline cannot start before the ticket (and the row's check constraints
+        # would refuse the stamps with an IntegrityError).
+        raise ApplicationError(
+            _("A change cannot happen before the ticket was created."),
+            errors={"at": [_("before the ticket's creation")]},
+        )
     for name, value in change.fields.items():
         setattr(ticket, name, value)
     ticket.version += 1
     ticket.save(update_fields=[*change.fields, "version", "updated_at"])
     TicketEvent.objects.create(
-        ticket=ticket, actor=actor, at=at, kind=change.kind, from_value=change.from_value,
-        to_value=change.to_value, comment=change.comment, public=change.public,
+        ticket=ticket,
+        actor=actor,
+        at=at,
+        kind=change.kind,
+        from_value=change.from_value,
+        to_value=change.to_value,
+        comment=change.comment,
+        public=change.public,
     )
     return ticket
 
@@ -108,6 +121,32 @@ def _new_external_id(at: datetime) -> str:
 def _check_choice(value: str, choices, name: str, errors: dict) -> None:
     if value not in choices.values:
         errors.setdefault(name, []).append(_("“%(value)s” is not a valid choice.") % {"value": value})
+
+
+def _check_length(value: str, name: str, errors: dict) -> None:
+    limit = Ticket._meta.get_field(name).max_length
+    if len(value) > limit:
+        errors.setdefault(name, []).append(_("At most %(limit)s characters.") % {"limit": limit})
+
+
+def _insert_ticket(*, external_id: str | None, at: datetime, **values) -> Ticket:
+    """INSERT in a savepoint. A taken number (also one taken by a concurrent request
+    between any check and this insert) is a refusal, not an IntegrityError; a generated
+    number that happens to collide is drawn again."""
+    for _attempt in range(3):
+        number = external_id or _new_external_id(at)
+        try:
+            with transaction.atomic():
+                return Ticket.objects.create(external_id=number, created_at=at, **values)
+        except IntegrityError:
+            if not Ticket.objects.filter(external_id=number).exists():
+                raise
+            if external_id:
+                raise ApplicationError(
+                    _("The ticket was not created."),
+                    errors={"external_id": [_("A ticket with this number already exists.")]},
+                )
+    raise ConflictError(_("Could not draw a free ticket number; retry."), errors={"external_id": [_("taken")]})
 
 
 @transaction.atomic
@@ -135,18 +174,31 @@ def ticket_create(
     _check_choice(type, TicketType, "type", errors)
     _check_choice(channel, Channel, "channel", errors)
     _check_choice(priority, Priority, "priority", errors)
+    _check_length((subject or "").strip(), "subject", errors)
+    if external_id is not None:
+        if not external_id.strip():
+            errors["external_id"] = [_("This field may not be blank.")]
+        _check_length(external_id, "external_id", errors)
     if assignee is not None and team is not None and not team.members.filter(pk=assignee.pk).exists():
         errors["assignee"] = [_("%(user)s is not a member of team %(team)s.") % {"user": assignee, "team": team}]
     if errors:
         raise ApplicationError(_("The ticket was not created."), errors=errors)
 
-    ticket = Ticket.objects.create(
-        external_id=external_id or _new_external_id(at), customer=customer, unit=unit, type=type,
-        channel=channel, priority=priority, subject=subject.strip(), description=description, team=team,
-        created_at=at,
+    ticket = _insert_ticket(
+        external_id=external_id,
+        at=at,
+        customer=customer,
+        unit=unit,
+        type=type,
+        channel=channel,
+        priority=priority,
+        subject=subject.strip(),
+        description=description,
+        team=team,
     )
-    TicketEvent.objects.create(ticket=ticket, actor=actor, at=at, kind=EventKind.CREATED, to_value=Status.NEW,
-                               public=True)
+    TicketEvent.objects.create(
+        ticket=ticket, actor=actor, at=at, kind=EventKind.CREATED, to_value=Status.NEW, public=True
+    )
     if assignee is not None:
         ticket = ticket_assign(ticket_id=ticket.pk, assignee=assignee, actor=actor, at=at)
     return ticket
@@ -167,8 +219,9 @@ def ticket_transition(
     at = _now(at)
     ticket = _lock(ticket_id, expected_version)
     if to_status not in Status.values:
-        raise ApplicationError(_("Unknown status."), errors={"status": [_("“%(value)s” is not a valid choice.")
-                                                                        % {"value": to_status}]})
+        raise ApplicationError(
+            _("Unknown status."), errors={"status": [_("“%(value)s” is not a valid choice.") % {"value": to_status}]}
+        )
     if not transition_allowed(ticket.status, to_status):
         raise InvalidTransition(
             _("A ticket cannot go from “%(from)s” to “%(to)s”.")
@@ -176,17 +229,23 @@ def ticket_transition(
             errors={"status": [_("transition not allowed")]},
         )
     if to_status == Status.ASSIGNED:
-        raise ApplicationError(_("Assign the ticket to someone to mark it assigned."),
-                               errors={"assignee": [_("This field is required.")]})
+        raise ApplicationError(
+            _("Assign the ticket to someone to mark it assigned."), errors={"assignee": [_("This field is required.")]}
+        )
     fields: dict = {"status": to_status}
     if to_status == Status.RESOLVED:
         fields["resolved_at"] = at
     elif to_status == Status.CLOSED:
+        if ticket.resolved_at is not None and at < ticket.resolved_at:
+            raise ApplicationError(
+                _("A ticket cannot be closed before it was resolved."), errors={"at": [_("before the resolution")]}
+            )
         fields["closed_at"] = at
     elif to_status == Status.IN_PROGRESS and ticket.status in REOPEN_FROM:
         fields.update(reopened_count=ticket.reopened_count + 1, resolved_at=None, closed_at=None)
-    change = _Change(kind=EventKind.STATUS, fields=fields, from_value=ticket.status, to_value=to_status,
-                     comment=comment, public=True)
+    change = _Change(
+        kind=EventKind.STATUS, fields=fields, from_value=ticket.status, to_value=to_status, comment=comment, public=True
+    )
     return _apply(ticket, change, actor=actor, at=at)
 
 
@@ -206,15 +265,20 @@ def ticket_assign(
     at = _now(at)
     ticket = _lock(ticket_id, expected_version)
     if ticket.status not in ASSIGNABLE:
-        raise InvalidTransition(_("A resolved or closed ticket cannot be reassigned; reopen it first."),
-                                errors={"assignee": [_("ticket is %(status)s") % {"status": ticket.status}]})
+        raise InvalidTransition(
+            _("A resolved or closed ticket cannot be reassigned; reopen it first."),
+            errors={"assignee": [_("ticket is %(status)s") % {"status": Status(ticket.status).label}]},
+        )
     team = team or ticket.team
     if team is not None and not team.members.filter(pk=assignee.pk).exists():
-        raise ApplicationError(_("%(user)s is not a member of team %(team)s.") % {"user": assignee, "team": team},
-                               errors={"assignee": [_("not a member of the team")]})
+        raise ApplicationError(
+            _("%(user)s is not a member of team %(team)s.") % {"user": assignee, "team": team},
+            errors={"assignee": [_("not a member of the team")]},
+        )
     if ticket.assignee_id == assignee.pk and ticket.team_id == (team.pk if team else None):
-        raise ConflictError(_("The ticket is already assigned to %(user)s.") % {"user": assignee},
-                            errors={"assignee": [_("unchanged")]})
+        raise ConflictError(
+            _("The ticket is already assigned to %(user)s.") % {"user": assignee}, errors={"assignee": [_("unchanged")]}
+        )
     fields: dict = {"assignee": assignee, "team": team}
     if ticket.assigned_at is None:
         fields.update(assigned_at=at, dispatch_method=method)
@@ -222,9 +286,12 @@ def ticket_assign(
         fields["reassignments"] = ticket.reassignments + 1
     if ticket.status == Status.NEW:
         fields["status"] = Status.ASSIGNED
-    change = _Change(kind=EventKind.ASSIGNED, fields=fields,
-                     from_value=ticket.assignee.get_username() if ticket.assignee_id else "",
-                     to_value=assignee.get_username())
+    change = _Change(
+        kind=EventKind.ASSIGNED,
+        fields=fields,
+        from_value=ticket.assignee.get_username() if ticket.assignee_id else "",
+        to_value=assignee.get_username(),
+    )
     return _apply(ticket, change, actor=actor, at=at)
 
 
@@ -247,6 +314,7 @@ def ticket_comment(
     fields: dict = {}
     if public and actor is not None and ticket.first_response_at is None:
         fields["first_response_at"] = at
-    change = _Change(kind=EventKind.REPLY if public else EventKind.NOTE, fields=fields, comment=body.strip(),
-                     public=public)
+    change = _Change(
+        kind=EventKind.REPLY if public else EventKind.NOTE, fields=fields, comment=body.strip(), public=public
+    )
     return _apply(ticket, change, actor=actor, at=at)

@@ -2,7 +2,8 @@
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -40,3 +41,10 @@ def api_exception_handler(exc, context):
         detail = response.data.get("detail", "") if isinstance(response.data, dict) else str(response.data)
         response.data = {"detail": str(detail), "errors": {}}
     return response
+
+
+def not_found(request, exception=None):
+    """handler404: a path under /api/ that matches no route answers in the API's shape."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found.", "errors": {}}, status=404)
+    return defaults.page_not_found(request, exception)

@@ -35,5 +35,4 @@ class UnitSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Unit
-        fields = ["id", "serial", "product_model", "product_line", "batch", "customer", "sold_on",
-                  "warranty_months"]
+        fields = ["id", "serial", "product_model", "product_line", "batch", "customer", "sold_on", "warranty_months"]

@@ -41,27 +41,32 @@ class BatchFilter(django_filters.FilterSet):
         fields = ["code", "product_model"]
 
 
-class CustomerViewSet(viewsets.ReadOnlyModelViewSet):
+class _ReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
+    # Any segment reaches the view, so "1.5" or "abc" is the API's JSON 404, not the site's HTML one.
+    lookup_value_regex = "[^/]+"
+
+
+class CustomerViewSet(_ReadOnlyViewSet):
     serializer_class = CustomerSerializer
     filterset_class = CustomerFilter
     ordering_fields = ["name", "created_at", "external_id"]
     queryset = selectors.customer_list()
 
 
-class UnitViewSet(viewsets.ReadOnlyModelViewSet):
+class UnitViewSet(_ReadOnlyViewSet):
     serializer_class = UnitSerializer
     filterset_class = UnitFilter
     ordering_fields = ["serial", "sold_on"]
     queryset = selectors.unit_list()
 
 
-class ProductModelViewSet(viewsets.ReadOnlyModelViewSet):
+class ProductModelViewSet(_ReadOnlyViewSet):
     serializer_class = ProductModelSerializer
     filterset_fields = ["code", "product_line__code"]
     queryset = selectors.product_model_list()
 
 
-class BatchViewSet(viewsets.ReadOnlyModelViewSet):
+class BatchViewSet(_ReadOnlyViewSet):
     serializer_class = BatchSerializer
     filterset_class = BatchFilter
     ordering_fields = ["produced_on", "code"]

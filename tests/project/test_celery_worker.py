@@ -14,15 +14,35 @@ def test_worker_consumes_a_task_from_the_broker(tmp_path):
     env = {**os.environ, "VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "aftersales.settings"}
     celery = Path(sys.executable).with_name("celery")
     worker = subprocess.Popen(
-        [str(celery), "-A", "aftersales", "worker", "--pool=solo", "--loglevel=INFO", "-Q", "celery",
-         "--hostname", f"test-{os.getpid()}@%h"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            str(celery),
+            "-A",
+            "aftersales",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "-Q",
+            "celery",
+            "--hostname",
+            f"test-{os.getpid()}@%h",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         subprocess.run(
-            [sys.executable, "-c",
-             "import django; django.setup(); from catalog.tasks import worker_heartbeat; worker_heartbeat.delay()"],
-            cwd=REPO, env=env, check=True, timeout=60,
+            [
+                sys.executable,
+                "-c",
+                "import django; django.setup(); from catalog.tasks import worker_heartbeat; worker_heartbeat.delay()",
+            ],
+            cwd=REPO,
+            env=env,
+            check=True,
+            timeout=60,
         )
         beat_file = tmp_path / "worker-heartbeat"
         deadline = time.monotonic() + 60

@@ -3,7 +3,9 @@
 from rest_framework import serializers
 
 from catalog.models import Customer, Unit, User
+from catalog.roles import user_has_global_read
 from tickets.models import Channel, Priority, Status, Team, Ticket, TicketEvent, TicketType
+from tickets.selectors import teams_for_user
 
 
 class TicketEventSerializer(serializers.ModelSerializer):
@@ -26,11 +28,36 @@ class TicketSerializer(serializers.ModelSerializer):
     class Meta:
         model = Ticket
         fields = [
-            "id", "external_id", "public_id", "customer", "customer_name", "region", "unit", "product_model",
-            "type", "channel", "priority", "status", "subject", "description", "team", "assignee",
-            "created_at", "assigned_at", "dispatch_method", "reassignments", "first_response_at",
-            "response_due_at", "resolution_due_at", "resolved_at", "closed_at", "follow_up_at", "visits",
-            "reopened_count", "version", "updated_at",
+            "id",
+            "external_id",
+            "public_id",
+            "customer",
+            "customer_name",
+            "region",
+            "unit",
+            "product_model",
+            "type",
+            "channel",
+            "priority",
+            "status",
+            "subject",
+            "description",
+            "team",
+            "assignee",
+            "created_at",
+            "assigned_at",
+            "dispatch_method",
+            "reassignments",
+            "first_response_at",
+            "response_due_at",
+            "resolution_due_at",
+            "resolved_at",
+            "closed_at",
+            "follow_up_at",
+            "visits",
+            "reopened_count",
+            "version",
+            "updated_at",
         ]
         read_only_fields = fields
 
@@ -52,37 +79,65 @@ class TicketDetailSerializer(TicketSerializer):
         return allowed_transitions(ticket)
 
 
+class NaturalKeyField(serializers.SlugRelatedField):
+    """A related object named by its natural key. A value no row can hold (NUL, which
+    PostgreSQL refuses in text) does not exist: a 400, not a DataError from the lookup."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data.replace("\x00", "\\0"))
+        return super().to_internal_value(data)
+
+
+class ScopedTeamField(NaturalKeyField):
+    """A team the requesting user may work for (tickets.selectors.teams_for_user); others do not exist."""
+
+    def __init__(self, **kwargs):
+        # The class-level queryset only names the model (for the schema); rows come from get_queryset.
+        super().__init__(slug_field="name", queryset=Team.objects.all(), **kwargs)
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        return teams_for_user(request.user) if request is not None else Team.objects.none()
+
+
 class TicketCreateSerializer(serializers.Serializer):
-    customer = serializers.SlugRelatedField(slug_field="external_id", queryset=Customer.objects.all())
-    unit = serializers.SlugRelatedField(slug_field="serial", queryset=Unit.objects.all(), required=False,
-                                        allow_null=True)
+    customer = NaturalKeyField(slug_field="external_id", queryset=Customer.objects.all())
+    unit = NaturalKeyField(slug_field="serial", queryset=Unit.objects.all(), required=False, allow_null=True)
     type = serializers.ChoiceField(choices=TicketType.choices)
     channel = serializers.ChoiceField(choices=Channel.choices)
     priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.NORMAL)
     subject = serializers.CharField(max_length=255)
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    team = serializers.SlugRelatedField(slug_field="name", queryset=Team.objects.all(), required=False,
-                                        allow_null=True)
-    assignee = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True),
-                                            required=False, allow_null=True)
+    team = ScopedTeamField(required=False, allow_null=True)
+    assignee = NaturalKeyField(
+        slug_field="username", queryset=User.objects.filter(is_active=True), required=False, allow_null=True
+    )
+    # Uniqueness is the service's decision (it also covers two requests racing for one number).
     external_id = serializers.CharField(max_length=64, required=False)
 
-    def validate_external_id(self, value):
-        if Ticket.objects.filter(external_id=value).exists():
-            raise serializers.ValidationError("a ticket with this number already exists")
-        return value
+    def validate(self, attrs):
+        # Agents and supervisors see tickets through their teams: a ticket they create
+        # without one would vanish from their view. Their only team is the default.
+        request = self.context.get("request")
+        if attrs.get("team") is None and request is not None and not user_has_global_read(request.user):
+            teams = list(teams_for_user(request.user)[:2])
+            if len(teams) != 1:
+                raise serializers.ValidationError({"team": ["This field is required."]})
+            attrs["team"] = teams[0]
+        return attrs
 
 
 class TicketTransitionSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=[s for s in Status.choices if s[0] != Status.NEW])
+    # Every status parses (one enum in the schema); which moves are allowed is the service's call.
+    status = serializers.ChoiceField(choices=Status.choices)
     version = serializers.IntegerField(min_value=1)
     comment = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class TicketAssignSerializer(serializers.Serializer):
-    assignee = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True))
-    team = serializers.SlugRelatedField(slug_field="name", queryset=Team.objects.all(), required=False,
-                                        allow_null=True)
+    assignee = NaturalKeyField(slug_field="username", queryset=User.objects.filter(is_active=True))
+    team = ScopedTeamField(required=False, allow_null=True)
     version = serializers.IntegerField(min_value=1)
 
 

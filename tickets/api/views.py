@@ -43,12 +43,13 @@ class TicketFilter(django_filters.FilterSet):
         )
 
 
-class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
-                    viewsets.GenericViewSet):
+class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
     filterset_class = TicketFilter
     ordering_fields = ["created_at", "priority", "status", "resolution_due_at", "updated_at"]
     ordering = ["-created_at", "-id"]
     queryset = Ticket.objects.none()  # for the schema and permissions; rows come from the selector
+    # Any segment reaches the view, so "1.5" or "abc" is the API's JSON 404, not the site's HTML one.
+    lookup_value_regex = "[^/]+"
 
     def get_queryset(self):
         return selectors.ticket_list(user=self.request.user)
@@ -61,25 +62,31 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         return TicketSerializer
 
     def _detail(self, ticket, code=status.HTTP_200_OK):
-        ticket = selectors.ticket_get_for_user(user=self.request.user, pk=ticket.pk)
+        # The ticket as the service left it. Not re-read through the user's scope: a change
+        # may take it out of that scope (another team), and a write must not answer 404.
         return Response(TicketDetailSerializer(ticket, context=self.get_serializer_context()).data, status=code)
+
+    def _input(self, serializer_class):
+        data = serializer_class(data=self.request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        return data.validated_data
 
     @extend_schema(request=TicketCreateSerializer, responses={201: TicketDetailSerializer})
     def create(self, request, *args, **kwargs):
-        data = TicketCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        ticket = services.ticket_create(actor=request.user, **data.validated_data)
+        ticket = services.ticket_create(actor=request.user, **self._input(TicketCreateSerializer))
         return self._detail(ticket, status.HTTP_201_CREATED)
 
     @extend_schema(request=TicketTransitionSerializer, responses={200: TicketDetailSerializer})
     @action(detail=True, methods=["post"])
     def transition(self, request, pk=None):
         ticket = self.get_object()
-        data = TicketTransitionSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = self._input(TicketTransitionSerializer)
         ticket = services.ticket_transition(
-            ticket_id=ticket.pk, to_status=data.validated_data["status"], actor=request.user,
-            expected_version=data.validated_data["version"], comment=data.validated_data["comment"],
+            ticket_id=ticket.pk,
+            to_status=data["status"],
+            actor=request.user,
+            expected_version=data["version"],
+            comment=data["comment"],
         )
         return self._detail(ticket)
 
@@ -87,11 +94,13 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
     @action(detail=True, methods=["post"])
     def assign(self, request, pk=None):
         ticket = self.get_object()
-        data = TicketAssignSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = self._input(TicketAssignSerializer)
         ticket = services.ticket_assign(
-            ticket_id=ticket.pk, assignee=data.validated_data["assignee"], team=data.validated_data.get("team"),
-            actor=request.user, expected_version=data.validated_data["version"],
+            ticket_id=ticket.pk,
+            assignee=data["assignee"],
+            team=data.get("team"),
+            actor=request.user,
+            expected_version=data["version"],
         )
         return self._detail(ticket)
 
@@ -99,10 +108,12 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
     @action(detail=True, methods=["post"])
     def comment(self, request, pk=None):
         ticket = self.get_object()
-        data = TicketCommentSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = self._input(TicketCommentSerializer)
         ticket = services.ticket_comment(
-            ticket_id=ticket.pk, actor=request.user, body=data.validated_data["body"],
-            public=data.validated_data["public"], expected_version=data.validated_data.get("version"),
+            ticket_id=ticket.pk,
+            actor=request.user,
+            body=data["body"],
+            public=data["public"],
+            expected_version=data.get("version"),
         )
         return self._detail(ticket, status.HTTP_201_CREATED)
