@@ -5,7 +5,18 @@ import datetime as dt
 import factory
 from django.utils import timezone
 
-from catalog.models import Batch, Component, Customer, ProductLine, ProductModel, Region, Supplier, Unit, User
+from catalog.models import (
+    Batch,
+    Component,
+    Customer,
+    ProductLine,
+    ProductModel,
+    Region,
+    Supplier,
+    Unit,
+    User,
+    region_key,
+)
 from quality.models import Failure, FailureMode
 from tickets.models import Survey, Team, Ticket
 
@@ -38,7 +49,7 @@ class RegionFactory(factory.django.DjangoModelFactory):
         django_get_or_create = ("key",)
 
     name = factory.Sequence(lambda n: f"Region {n}")
-    key = factory.LazyAttribute(lambda r: r.name.casefold())
+    key = factory.LazyAttribute(lambda r: region_key(r.name))
 
 
 class CustomerFactory(factory.django.DjangoModelFactory):
