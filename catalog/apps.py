@@ -10,58 +10,27 @@ class CatalogConfig(AppConfig):
     def ready(self):
         from . import roles
 
+        # Master data is read by every staff role; it is written through intake and the admin.
+        read = [
+            "view_customer",
+            "view_unit",
+            "view_productmodel",
+            "view_batch",
+            "view_region",
+            "view_productline",
+            "view_component",
+            "view_supplier",
+        ]
         roles.register_role_permissions(
             {
-                "agent": [
-                    "view_customer",
-                    "view_unit",
-                    "view_productmodel",
-                    "view_batch",
-                    "view_region",
-                    "view_productline",
-                    "view_component",
-                    "view_supplier",
-                ],
-                "supervisor": [
-                    "view_customer",
-                    "view_unit",
-                    "view_productmodel",
-                    "view_batch",
-                    "view_region",
-                    "view_productline",
-                    "view_component",
-                    "view_supplier",
-                ],
-                "quality_engineer": [
-                    "view_customer",
-                    "view_unit",
-                    "view_productmodel",
-                    "view_batch",
-                    "view_region",
-                    "view_productline",
-                    "view_component",
-                    "view_supplier",
-                ],
-                "committee_member": [
-                    "view_customer",
-                    "view_unit",
-                    "view_productmodel",
-                    "view_batch",
-                    "view_region",
-                    "view_productline",
-                    "view_component",
-                    "view_supplier",
-                ],
-                "manager": [
-                    "view_customer",
-                    "view_unit",
-                    "view_productmodel",
-                    "view_batch",
-                    "view_region",
-                    "view_productline",
-                    "view_component",
-                    "view_supplier",
-                ],
+                role: read
+                for role in (
+                    roles.AGENT,
+                    roles.SUPERVISOR,
+                    roles.QUALITY_ENGINEER,
+                    roles.COMMITTEE_MEMBER,
+                    roles.MANAGER,
+                )
             },
             app_label="catalog",
         )
