@@ -34,4 +34,8 @@ class CatalogConfig(AppConfig):
             },
             app_label="catalog",
         )
+        # Agents register a new caller while logging the ticket.
+        roles.register_role_permissions(
+            {roles.AGENT: ["add_customer"], roles.SUPERVISOR: ["add_customer"]}, app_label="catalog"
+        )
         post_migrate.connect(roles.roles_sync_handler, dispatch_uid="catalog.roles_sync")

@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from .models import Batch, Customer, ProductModel, Unit
+from .models import Batch, Customer, ProductModel, Region, Unit
 
 
 def customer_list() -> QuerySet[Customer]:
@@ -19,3 +19,7 @@ def product_model_list() -> QuerySet[ProductModel]:
 
 def batch_list() -> QuerySet[Batch]:
     return Batch.objects.select_related("product_model")
+
+
+def region_list() -> QuerySet[Region]:
+    return Region.objects.order_by("name")

@@ -7,7 +7,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from catalog.exceptions import ApplicationError
-from catalog.models import Customer, Unit
+from catalog.models import Customer, Segment, Unit
 from catalog.selectors import customer_list, unit_list
 
 from . import selectors
@@ -242,4 +242,26 @@ class TransitionForm(_VersionedForm):
         label=_("Comment (optional)"),
         required=False,
         widget=forms.TextInput(attrs={"placeholder": _("Comment (optional)")}),
+    )
+
+
+class CustomerCreateForm(BootstrapMixin, forms.Form):
+    """A new caller, registered while logging their ticket (catalog.services.customer_create)."""
+
+    name = forms.CharField(label=capfirst(Customer._meta.get_field("name").verbose_name), max_length=200)
+    region = forms.CharField(
+        label=capfirst(Customer._meta.get_field("region").verbose_name),
+        max_length=120,
+        widget=forms.TextInput(attrs={"list": "region-options", "autocomplete": "off"}),
+        help_text=_("Any spelling of a known region is matched (e.g. 华东 or East)."),
+    )
+    segment = forms.ChoiceField(
+        label=capfirst(Customer._meta.get_field("segment").verbose_name), choices=Segment.choices
+    )
+    phone = forms.CharField(
+        label=capfirst(Customer._meta.get_field("phone").verbose_name), max_length=32, required=False
+    )
+    email = forms.EmailField(label=capfirst(Customer._meta.get_field("email").verbose_name), required=False)
+    city = forms.CharField(
+        label=capfirst(Customer._meta.get_field("city").verbose_name), max_length=120, required=False
     )

@@ -6,6 +6,7 @@ app_name = "tickets"
 urlpatterns = [
     path("", views.queue, name="queue"),
     path("new/", views.ticket_create, name="create"),
+    path("customers/new/", views.customer_create, name="customer_create"),
     path("lookup/customers/", views.customer_lookup, name="customer_lookup"),
     path("lookup/units/", views.unit_lookup, name="unit_lookup"),
     path("lookup/assignees/", views.assignee_lookup, name="assignee_lookup"),

@@ -15,13 +15,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from catalog import services as catalog_services
 from catalog.exceptions import ApplicationError
-from catalog.selectors import customer_list
+from catalog.selectors import customer_list, region_list
 
 from . import selectors, services
 from .forms import (
     AssignForm,
     CommentForm,
+    CustomerCreateForm,
     QueueFilterForm,
     TicketCreateForm,
     TransitionForm,
@@ -102,6 +104,22 @@ def ticket_create(request):
     else:
         form = TicketCreateForm(user=request.user, initial={"customer": request.GET.get("customer")})
     return render(request, "tickets/create.html", {"form": form})
+
+
+@login_required
+@permission_required("catalog.add_customer", raise_exception=True)
+def customer_create(request):
+    """Register a new caller, then go back to the ticket form with them chosen."""
+    form = CustomerCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            customer = catalog_services.customer_create(**form.cleaned_data)
+        except ApplicationError as error:
+            form.add_application_error(error)
+        else:
+            messages.success(request, _("Customer %(name)s was registered.") % {"name": customer.name})
+            return redirect(f"{reverse('tickets:create')}?customer={customer.pk}")
+    return render(request, "tickets/customer_create.html", {"form": form, "regions": region_list()})
 
 
 def _options(request, options, *, blank=None, empty=None):

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from catalog.models import Batch, Customer, ProductModel, Unit
+from catalog.models import Batch, Customer, ProductModel, Segment, Unit
 
 
 class CustomerSerializer(serializers.ModelSerializer):
@@ -36,3 +36,15 @@ class UnitSerializer(serializers.ModelSerializer):
     class Meta:
         model = Unit
         fields = ["id", "serial", "product_model", "product_line", "batch", "customer", "sold_on", "warranty_months"]
+
+
+class CustomerCreateSerializer(serializers.Serializer):
+    """Input only: the service validates the rules (region aliases, unique ID)."""
+
+    name = serializers.CharField(max_length=200)
+    region = serializers.CharField(max_length=120)
+    segment = serializers.ChoiceField(choices=Segment.choices, default=Segment.CONSUMER)
+    city = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    external_id = serializers.CharField(max_length=64, required=False)

@@ -2,12 +2,20 @@
 
 import django_filters
 from django.db.models import Q
-from rest_framework import viewsets
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.response import Response
 
-from catalog import selectors
+from catalog import selectors, services
 from catalog.models import Batch, Customer, Unit
 
-from .serializers import BatchSerializer, CustomerSerializer, ProductModelSerializer, UnitSerializer
+from .serializers import (
+    BatchSerializer,
+    CustomerCreateSerializer,
+    CustomerSerializer,
+    ProductModelSerializer,
+    UnitSerializer,
+)
 
 
 class CustomerFilter(django_filters.FilterSet):
@@ -46,11 +54,18 @@ class _ReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = "[^/]+"
 
 
-class CustomerViewSet(_ReadOnlyViewSet):
+class CustomerViewSet(mixins.CreateModelMixin, _ReadOnlyViewSet):
     serializer_class = CustomerSerializer
     filterset_class = CustomerFilter
     ordering_fields = ["name", "created_at", "external_id"]
     queryset = selectors.customer_list()
+
+    @extend_schema(request=CustomerCreateSerializer, responses={201: CustomerSerializer})
+    def create(self, request, *args, **kwargs):
+        data = CustomerCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        customer = services.customer_create(**data.validated_data)
+        return Response(CustomerSerializer(customer).data, status=status.HTTP_201_CREATED)
 
 
 class UnitViewSet(_ReadOnlyViewSet):
