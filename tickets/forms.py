@@ -72,6 +72,8 @@ class BootstrapMixin:
 
 
 class QueueFilterForm(BootstrapMixin, forms.Form):
+    DEFAULT = {"status": "open"}
+
     q = forms.CharField(
         label=_("Search"),
         required=False,
@@ -93,7 +95,7 @@ class QueueFilterForm(BootstrapMixin, forms.Form):
         label=_("Sort"),
         required=False,
         choices=[
-            ("", _("My open tickets first")),
+            ("", _("Default order")),
             ("-created", _("Newest first")),
             ("created", _("Oldest first")),
             ("priority", _("Priority")),

@@ -72,8 +72,10 @@ def _is_partial(request) -> bool:
 @login_required
 @require_GET
 def queue(request):
-    form = QueueFilterForm(request.GET or None, user=request.user)
-    tickets = selectors.ticket_queue(user=request.user, **(form.filters() if form.is_bound else {}))
+    form = QueueFilterForm(request.GET or None, user=request.user, initial=QueueFilterForm.DEFAULT)
+    # Like a helpdesk's "unsolved tickets" view, the queue opens on the open tickets.
+    filters = form.filters() if form.is_bound else dict(QueueFilterForm.DEFAULT)
+    tickets = selectors.ticket_queue(user=request.user, **filters)
     page = Paginator(tickets, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "form": form,

@@ -89,7 +89,10 @@ def test_agent_creates_works_and_closes_a_ticket(page, live_server, desk, screen
     assert buttons.first.get_attribute("value") == "in_progress"
     expect(page.get_by_text("We will send a technician tomorrow.")).to_be_visible()
 
+    # The queue opens on open tickets; the closed one shows under "any status".
     page.goto(f"{live_server.url}/tickets/")
+    expect(page.get_by_text("Washer stops mid-cycle")).to_have_count(0)
+    page.goto(f"{live_server.url}/tickets/?status=")
     expect(page.get_by_text("Washer stops mid-cycle")).to_be_visible()
     page.screenshot(path=screenshot_dir / "queue-en.png", full_page=True)
     assert page.console_errors == []

@@ -110,18 +110,21 @@ def test_queue_filters(agent, supervisor, team_a):
         assert response.status_code == 200
         return {t.external_id for t in response.context["page"]}
 
-    assert numbers() == {urgent.external_id, waiting.external_id, other.external_id, closed.external_id}
+    everything = {urgent.external_id, waiting.external_id, other.external_id, closed.external_id}
+    # The queue opens on the open tickets; "any status" (an empty choice) lists them all.
+    assert numbers() == {urgent.external_id, waiting.external_id, other.external_id}
+    assert numbers(status="") == everything
     assert numbers(status="waiting_customer") == {waiting.external_id}
-    assert numbers(status="open") == {urgent.external_id, waiting.external_id, other.external_id}
+    assert numbers(status="open") == numbers()
     assert numbers(priority="urgent") == {urgent.external_id}
     assert numbers(type="complaint") == {other.external_id}
-    assert numbers(team=team_a.pk) == numbers()
+    assert numbers(team=team_a.pk) == everything
     assert numbers(mine="on") == {waiting.external_id}
     assert numbers(q="zhang") == {waiting.external_id}  # customer name
     assert numbers(q="smoke") == {urgent.external_id}  # subject
     assert numbers(q=closed.external_id.lower()) == {closed.external_id}  # number
     # An unknown value is ignored, not an error.
-    assert numbers(status="nonsense") == numbers()
+    assert numbers(status="nonsense") == everything
 
 
 def test_queue_default_order_puts_my_open_tickets_first(agent, supervisor, team_a):
@@ -129,10 +132,18 @@ def test_queue_default_order_puts_my_open_tickets_first(agent, supervisor, team_
     make_ticket(team_a, status=Status.IN_PROGRESS, assignee=supervisor)
     make_ticket(team_a)
     mine_closed = make_ticket(team_a, status=Status.CLOSED, assignee=agent)
-    page = client_for(agent).get(reverse("tickets:queue")).context["page"]
-    rows = list(page)
+    rows = list(client_for(agent).get(reverse("tickets:queue")).context["page"])
     assert rows[0] == mine
-    assert rows[-1] == mine_closed
+    assert len(rows) == 3 and mine_closed not in rows
+
+
+def test_queue_over_every_status_is_newest_first(agent, supervisor, team_a):
+    make_ticket(team_a, status=Status.IN_PROGRESS, assignee=agent)
+    make_ticket(team_a, status=Status.IN_PROGRESS, assignee=supervisor)
+    newest = make_ticket(team_a, status=Status.CLOSED, assignee=agent)
+    rows = list(client_for(agent).get(reverse("tickets:queue"), {"status": ""}).context["page"])
+    assert rows[0] == newest
+    assert [t.created_at for t in rows] == sorted((t.created_at for t in rows), reverse=True)
 
 
 def test_queue_sorting(agent, team_a):
