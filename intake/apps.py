@@ -7,3 +7,13 @@ class IntakeConfig(AppConfig):
 
     name = "intake"
     verbose_name = _("Data intake")
+
+    def ready(self):
+        from catalog.roles import register_role_permissions
+
+        read = ["view_importrun", "view_importrowerror", "view_mappingprofile"]
+        write = [*read, "add_importrun", "add_mappingprofile", "change_mappingprofile"]
+        register_role_permissions(
+            {"quality_engineer": write, "supervisor": read, "manager": read, "committee_member": read},
+            app_label="intake",
+        )
