@@ -2,7 +2,7 @@
 services: the `import_data` command, the upload page (through a Celery task) and the
 REST bulk endpoints. Every import is recorded as an ImportRun with its rejected rows."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from catalog.models import User
@@ -20,6 +20,7 @@ def import_file(
     dry_run: bool = False,
     source: str = ImportSource.COMMAND,
     run: ImportRun | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> ImportRun:
     """Import one CSV/XLSX file of one entity and return its finished ImportRun.
 
@@ -27,8 +28,9 @@ def import_file(
     lenient: good rows are written, bad rows reported (status succeeded). dry_run
     validates everything and writes no domain row (status dry_run). A file-level problem
     (encoding, missing required columns, empty file, unreadable XLSX) is an ImportRowError
-    with row 0. `run` lets a caller (the upload page's task) create the run first and
-    watch its `processed` counter."""
+    with row 0. `run` lets a caller (the upload page's task) create the run first;
+    `progress(rows_read)` is called after every batch, outside the data transaction's
+    visibility, so a caller can publish it (e.g. to the cache) for a progress bar."""
     raise NotImplementedError
 
 
