@@ -2,7 +2,8 @@
 
 from django.db.models import QuerySet
 
-from .models import Batch, Customer, ProductModel, Region, Unit
+from .exports import ExportColumn
+from .models import Batch, Customer, ProductModel, Region, Segment, Unit
 
 
 def customer_list() -> QuerySet[Customer]:
@@ -23,3 +24,43 @@ def batch_list() -> QuerySet[Batch]:
 
 def region_list() -> QuerySet[Region]:
     return Region.objects.order_by("name")
+
+
+# Export columns of the master-data lists: the fields of their API serializers, by the same names.
+
+CUSTOMER_EXPORT_COLUMNS = (
+    ExportColumn("id", "id"),
+    ExportColumn("external_id", "external_id"),
+    ExportColumn("name", "name"),
+    ExportColumn("region", "region__name"),
+    ExportColumn("segment", "segment", choices=Segment),
+    ExportColumn("city", "city"),
+    ExportColumn("email", "email"),
+    ExportColumn("phone", "phone"),
+    ExportColumn("created_at", "created_at", timestamp=True),
+)
+PRODUCT_MODEL_EXPORT_COLUMNS = (
+    ExportColumn("id", "id"),
+    ExportColumn("code", "code"),
+    ExportColumn("name", "name"),
+    ExportColumn("product_line", "product_line__code"),
+    ExportColumn("launched_on", "launched_on"),
+)
+BATCH_EXPORT_COLUMNS = (
+    ExportColumn("id", "id"),
+    ExportColumn("code", "code"),
+    ExportColumn("product_model", "product_model__code"),
+    ExportColumn("produced_on", "produced_on"),
+    ExportColumn("quantity", "quantity"),
+    ExportColumn("plant", "plant"),
+)
+UNIT_EXPORT_COLUMNS = (
+    ExportColumn("id", "id"),
+    ExportColumn("serial", "serial"),
+    ExportColumn("product_model", "product_model__code"),
+    ExportColumn("product_line", "product_model__product_line__code"),
+    ExportColumn("batch", "batch__code"),
+    ExportColumn("customer", "customer__external_id"),
+    ExportColumn("sold_on", "sold_on"),
+    ExportColumn("warranty_months", "warranty_months"),
+)

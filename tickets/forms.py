@@ -108,8 +108,18 @@ class QueueFilterForm(BootstrapMixin, forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["team"].queryset = selectors.teams_for_user(user)
 
+    @classmethod
+    def from_query(cls, query, *, user) -> "QueueFilterForm":
+        """The form of the queue and its export. Only its own fields bind it: `?page=2` or
+        `?format=csv` alone keep the defaults (the open tickets), as the first page has them."""
+        bound = any(name in query for name in cls.base_fields)
+        return cls(query if bound else None, user=user, initial=cls.DEFAULT)
+
     def filters(self) -> dict:
-        """The valid filters as keyword arguments of selectors.ticket_queue; invalid ones are ignored."""
+        """The valid filters as keyword arguments of selectors.ticket_queue; invalid ones are
+        ignored. An unbound form gives the defaults."""
+        if not self.is_bound:
+            return dict(self.DEFAULT)
         self.is_valid()
         return {name: value for name, value in self.cleaned_data.items() if value not in ("", None)}
 

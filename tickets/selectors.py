@@ -4,12 +4,15 @@ roles see all. Anything outside the scope is simply absent (the views answer 404
 
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.http import Http404
+from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
 
+from catalog.exports import ExportColumn, ExportTable, export_table
 from catalog.models import Customer, Unit, User
 from catalog.roles import user_has_global_read
 from catalog.selectors import customer_list, unit_list
 
-from .models import OPEN_STATUSES, Priority, Status, Team, Ticket, TicketEvent
+from .models import OPEN_STATUSES, Channel, Priority, Status, Team, Ticket, TicketEvent, TicketType
 
 
 def tickets_for_user(user) -> QuerySet[Ticket]:
@@ -141,3 +144,48 @@ def assignee_choices(*, user, team: Team | None = None) -> QuerySet[User]:
     members of the user's teams."""
     teams = Team.objects.filter(pk=team.pk) if team is not None else teams_for_user(user)
     return User.objects.filter(is_active=True, pk__in=teams.values("members")).order_by("username")
+
+
+# Exports of the queue page and of GET /api/v1/tickets/export/. `name` is the field's name
+# in the API (and the import template's column); `label` the page export's header.
+
+
+def _field(name: str, **kwargs) -> ExportColumn:
+    label = capfirst(Ticket._meta.get_field(name).verbose_name)
+    return ExportColumn(name, name, label=label, **kwargs)
+
+
+TICKET_EXPORT_COLUMNS = (
+    ExportColumn("external_id", "external_id", label=_("Number")),
+    _field("subject"),
+    ExportColumn("customer", "customer__external_id", label=_("Customer ID")),
+    ExportColumn("customer_name", "customer__name", label=_("Customer name")),
+    ExportColumn("region", "customer__region__name", label=_("Region")),
+    ExportColumn("unit", "unit__serial", label=_("Serial number")),
+    ExportColumn(
+        "product_model", "unit__product_model__code", label=capfirst(Unit._meta.get_field("product_model").verbose_name)
+    ),
+    _field("type", choices=TicketType),
+    _field("channel", choices=Channel),
+    _field("priority", choices=Priority),
+    _field("status", choices=Status),
+    ExportColumn("team", "team__name", label=_("Team")),
+    ExportColumn("assignee", "assignee__username", label=_("Assignee")),
+    _field("created_at", timestamp=True),
+    _field("assigned_at", timestamp=True),
+    _field("first_response_at", timestamp=True),
+    _field("response_due_at", timestamp=True),
+    _field("resolution_due_at", timestamp=True),
+    _field("resolved_at", timestamp=True),
+    _field("closed_at", timestamp=True),
+    _field("follow_up_at", timestamp=True),
+    _field("visits"),
+    _field("reopened_count"),
+    _field("reassignments"),
+)
+
+
+def ticket_export_table(queryset: QuerySet[Ticket], *, translated: bool = False) -> ExportTable:
+    """The tickets of `queryset` (already scoped and filtered), in its order, as export rows.
+    `translated`: the page export's headers, in the user's language, with enum labels."""
+    return export_table(queryset, TICKET_EXPORT_COLUMNS, translated=translated)

@@ -5,6 +5,7 @@ from . import views
 app_name = "tickets"
 urlpatterns = [
     path("", views.queue, name="queue"),
+    path("export/", views.queue_export, name="export"),
     path("new/", views.ticket_create, name="create"),
     path("customers/new/", views.customer_create, name="customer_create"),
     path("lookup/customers/", views.customer_lookup, name="customer_lookup"),

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from catalog import services as catalog_services
 from catalog.exceptions import ApplicationError
+from catalog.exports import dated_filename, export_response
 from catalog.selectors import customer_list, region_list
 
 from . import selectors, services
@@ -72,10 +73,9 @@ def _is_partial(request) -> bool:
 @login_required
 @require_GET
 def queue(request):
-    form = QueueFilterForm(request.GET or None, user=request.user, initial=QueueFilterForm.DEFAULT)
     # Like a helpdesk's "unsolved tickets" view, the queue opens on the open tickets.
-    filters = form.filters() if form.is_bound else dict(QueueFilterForm.DEFAULT)
-    tickets = selectors.ticket_queue(user=request.user, **filters)
+    form = QueueFilterForm.from_query(request.GET, user=request.user)
+    tickets = selectors.ticket_queue(user=request.user, **form.filters())
     page = Paginator(tickets, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "form": form,
@@ -88,6 +88,21 @@ def queue(request):
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])
     return response
+
+
+@login_required
+@require_GET
+def queue_export(request):
+    """The queue as a CSV or XLSX file: the page's filters and scope, every page of it."""
+    form = QueueFilterForm.from_query(request.GET, user=request.user)
+    tickets = selectors.ticket_queue(user=request.user, **form.filters())
+    headers, rows = selectors.ticket_export_table(tickets, translated=True)
+    try:
+        return export_response(
+            filename=dated_filename("tickets"), fmt=request.GET.get("format", ""), headers=headers, rows=rows
+        )
+    except ApplicationError as error:
+        return render(request, "tickets/export_error.html", {"error": error}, status=400)
 
 
 @login_required

@@ -24,10 +24,17 @@
     }
   });
 
-  // After htmx pushed a filtered queue URL, the language switch should come back to it.
+  // After htmx pushed a filtered queue URL, the language switch should come back to it,
+  // and the export links should export what the queue now shows (all pages of it).
   document.addEventListener("htmx:pushedIntoHistory", function () {
     document.querySelectorAll(".lang-switch input[name=next]").forEach(function (input) {
       input.value = window.location.pathname + window.location.search;
+    });
+    document.querySelectorAll("a[data-export-format]").forEach(function (link) {
+      var params = new URLSearchParams(window.location.search);
+      params.delete("page");
+      params.set("format", link.dataset.exportFormat);
+      link.search = params.toString();
     });
   });
 })();

@@ -164,6 +164,18 @@ def test_queue_paginates_25_per_page(agent, team_a):
     assert len(client.get(reverse("tickets:queue"), {"page": 2}).context["page"]) == 2
 
 
+def test_queue_next_page_keeps_the_default_filter(agent, supervisor, team_a):
+    # `?page=2` alone is not a filter: page 2 continues page 1's open tickets.
+    for _ in range(27):
+        make_ticket(team_a)
+    for _ in range(5):
+        make_ticket(team_a, status=Status.CLOSED, assignee=supervisor)
+    client = client_for(agent)
+    first, second = (client.get(reverse("tickets:queue"), {"page": n}).context["page"] for n in (1, 2))
+    assert first.paginator.count == second.paginator.count == 27
+    assert all(ticket.status == Status.NEW for ticket in second)
+
+
 def test_queue_htmx_request_gets_only_the_results(agent, team_a):
     make_ticket(team_a)
     response = client_for(agent).get(reverse("tickets:queue"), {"q": "x"}, headers={"HX-Request": "true"})

@@ -7,6 +7,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from catalog.api.views import ExportMixin
 from tickets import selectors, services
 from tickets.models import Channel, Priority, Status, Ticket, TicketType
 
@@ -43,8 +44,13 @@ class TicketFilter(django_filters.FilterSet):
         )
 
 
-class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
+class TicketViewSet(
+    ExportMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+):
     filterset_class = TicketFilter
+    # GET /api/v1/tickets/export/: the list's scope, filters and ordering.
+    export_columns = selectors.TICKET_EXPORT_COLUMNS
+    export_filename = "tickets"
     ordering_fields = ["created_at", "priority", "status", "resolution_due_at", "updated_at"]
     ordering = ["-created_at", "-id"]
     queryset = Ticket.objects.none()  # for the schema and permissions; rows come from the selector
