@@ -17,6 +17,21 @@ def _roles(db):
 
 
 @pytest.fixture(autouse=True)
+def _isolated_process_state(settings):
+    """Each test starts in the site language with an empty private cache: a request
+    served in zh-hans must not leave Chinese active for the next test, and tests must
+    not write cache files under var/."""
+    from django.core.cache import cache
+    from django.utils import translation
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    cache.clear()
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     # The factories set a password for every user; the default PBKDF2 costs ~0.2 s each.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
