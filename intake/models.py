@@ -77,6 +77,9 @@ class ImportSource(models.TextChoices):
 class ImportRun(models.Model):
     entity = models.CharField(_("entity"), max_length=20, choices=ENTITY_CHOICES)
     file_name = models.CharField(_("file"), max_length=255, blank=True)
+    # An uploaded file's place under MEDIA_ROOT (imports/<uuid>/<name>), so a checked file
+    # can be imported for real later; blank for command and API runs.
+    stored_file = models.CharField(_("stored file"), max_length=500, blank=True, editable=False)
     mode = models.CharField(_("mode"), max_length=8, choices=ImportMode.choices, default=ImportMode.STRICT)
     dry_run = models.BooleanField(_("dry run"), default=False)
     source = models.CharField(_("source"), max_length=8, choices=ImportSource.choices, default=ImportSource.COMMAND)

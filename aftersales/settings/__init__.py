@@ -169,6 +169,13 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # INTERFACES.md: every endpoint but the customers' signed-link pages needs a login.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Choice sets whose field names ("status", "mode", "source") other models use too.
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "tickets.models.Status",  # the name it had before ImportStatus came
+        "ImportStatusEnum": "intake.models.ImportStatus",
+        "ImportModeEnum": "intake.models.ImportMode",
+        "ImportSourceEnum": "intake.models.ImportSource",
+    },
 }
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")

@@ -1,5 +1,12 @@
+from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
+from . import views
+
 router = SimpleRouter()
-# The bulk import endpoints and the import history are registered here.
-urlpatterns = router.urls
+router.register("imports", views.ImportRunViewSet, basename="importrun")
+urlpatterns = [
+    # imports/<id>/ (digits) is a run of the history; any other segment names an entity to import into.
+    re_path(r"^imports/(?P<entity>[^/]*[^0-9/][^/]*)/$", views.ImportEntityView.as_view(), name="import-entity"),
+    *router.urls,
+]
