@@ -162,6 +162,10 @@ def test_queue_paginates_25_per_page(agent, team_a):
     client = client_for(agent)
     assert len(client.get(reverse("tickets:queue")).context["page"]) == 25
     assert len(client.get(reverse("tickets:queue"), {"page": 2}).context["page"]) == 2
+    # The pager links to page 2 for plain navigation and for htmx's partial swap.
+    html = client.get(reverse("tickets:queue")).content.decode()
+    assert 'hx-target="#queue-results"' in html
+    assert 'href="?page=2"' in html and 'hx-get="?page=2"' in html
 
 
 def test_queue_next_page_keeps_the_default_filter(agent, supervisor, team_a):
