@@ -105,6 +105,34 @@ class RunFilterForm(BootstrapMixin, forms.Form):
         return {name: value for name, value in self.cleaned_data.items() if value}
 
 
+class QualityFilterForm(BootstrapMixin, forms.Form):
+    """The data-quality page's filter: one entity or all, and the window in days."""
+
+    entity = forms.ChoiceField(label=_("Entity"), choices=[("", _("Every entity")), *ENTITY_CHOICES], required=False)
+    window_days = forms.TypedChoiceField(
+        label=_("Window"),
+        choices=[(days, _("Last %(days)s days") % {"days": days}) for days in (7, 30, 90)],
+        coerce=int,
+        required=False,
+        empty_value=30,
+    )
+
+    DEFAULT_WINDOW = 30
+
+    def __init__(self, data=None, **kwargs):
+        # The select must show the window the report uses, also when a link names only
+        # the entity (the browser would otherwise show the first choice, 7 days).
+        if data is not None and not data.get("window_days"):
+            data = data.copy()
+            data["window_days"] = str(self.DEFAULT_WINDOW)
+        super().__init__(data, initial={"window_days": self.DEFAULT_WINDOW}, **kwargs)
+
+    def report_args(self) -> dict:
+        if not self.is_bound or not self.is_valid():
+            return {"window_days": self.DEFAULT_WINDOW, "entity": None}
+        return {"window_days": self.cleaned_data["window_days"], "entity": self.cleaned_data["entity"] or None}
+
+
 # --- mapping profiles -------------------------------------------------------------------------
 
 

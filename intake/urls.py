@@ -12,6 +12,7 @@ urlpatterns = [
     path("runs/<int:pk>/progress/", views.run_progress, name="run_progress"),
     path("runs/<int:pk>/errors.csv", views.run_errors_csv, name="run_errors_csv"),
     path("runs/<int:pk>/import/", views.run_import_for_real, name="run_import"),
+    path("quality/", views.quality, name="quality"),
     path("profiles/", views.profile_list, name="profile_list"),
     path("profiles/new/", views.profile_create, name="profile_create"),
     path("profiles/<int:pk>/", views.profile_edit, name="profile_edit"),

@@ -21,7 +21,15 @@ from catalog.exceptions import ApplicationError
 
 from . import selectors, services
 from .columns import entity_columns
-from .forms import ImportChoicesForm, MappingProfileForm, RunFilterForm, RunStartForm, UploadForm, max_upload_bytes
+from .forms import (
+    ImportChoicesForm,
+    MappingProfileForm,
+    QualityFilterForm,
+    RunFilterForm,
+    RunStartForm,
+    UploadForm,
+    max_upload_bytes,
+)
 from .models import ENTITY_ORDER, ImportMode
 from .preview import PREVIEW_ROWS, map_header, read_head
 
@@ -253,6 +261,19 @@ def run_import_for_real(request, pk):
         return redirect("intake:run_detail", pk=run.pk)
     messages.success(request, _("The import of %(file)s was queued.") % {"file": real.file_name})
     return redirect("intake:run_detail", pk=real.pk)
+
+
+# --- data quality -----------------------------------------------------------------------------
+
+
+@login_required
+@permission_required(VIEW_PERM, raise_exception=True)
+@require_GET
+def quality(request):
+    """The data-quality report (selectors.data_quality_report) for one entity or all."""
+    form = QualityFilterForm(request.GET or None)
+    report = selectors.data_quality_report(**form.report_args())
+    return render(request, "intake/quality.html", {"form": form, "report": report})
 
 
 # --- mapping profiles -------------------------------------------------------------------------

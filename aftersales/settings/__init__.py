@@ -210,6 +210,8 @@ LOGGING = {
 
 # Domain settings (METRICS.md)
 REPEAT_FAILURE_WINDOW_DAYS = int(os.environ.get("REPEAT_FAILURE_WINDOW_DAYS", "30"))
+# Data-quality report: an entity whose last successful import is older than this is stale.
+DATA_FRESHNESS_HOURS = int(os.environ.get("DATA_FRESHNESS_HOURS", "48"))
 LABOR_RATE = float(os.environ.get("LABOR_RATE", "100"))
 
 # Defaults for the beat schedule; django-celery-beat copies them into its tables, where

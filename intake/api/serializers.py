@@ -2,7 +2,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from intake.models import ImportMode, ImportRowError, ImportRun, ImportStatus
+from intake.models import ENTITY_CHOICES, ImportMode, ImportRowError, ImportRun, ImportStatus
 
 MAX_ROWS = 10_000
 DETAIL_ERRORS = 1_000
@@ -131,3 +131,107 @@ class ImportRunDetailSerializer(ImportRunSerializer):
     @extend_schema_field(ImportRowErrorSerializer(many=True))
     def get_errors(self, run):
         return ImportRowErrorSerializer(self.context["errors"][:DETAIL_ERRORS], many=True).data
+
+
+# --- data-quality report (intake.selectors.data_quality_report) -------------------------------
+
+
+class DataQualityQuerySerializer(serializers.Serializer):
+    entity = serializers.ChoiceField(choices=ENTITY_CHOICES, required=False, allow_blank=True)
+    window_days = serializers.IntegerField(min_value=1, max_value=366, default=30)
+
+
+class DqColumnSerializer(serializers.Serializer):
+    column = serializers.CharField()
+    required = serializers.BooleanField()
+    filled = serializers.IntegerField()
+    percent = serializers.FloatField(allow_null=True)
+
+
+class DqSourceValiditySerializer(serializers.Serializer):
+    source = serializers.CharField()
+    runs = serializers.IntegerField()
+    rows = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    rejection_rate = serializers.FloatField(allow_null=True)
+
+
+class DqColumnCountSerializer(serializers.Serializer):
+    column = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class DqValiditySerializer(serializers.Serializer):
+    runs = serializers.IntegerField()
+    rows = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    rejection_rate = serializers.FloatField(allow_null=True)
+    by_source = DqSourceValiditySerializer(many=True)
+    top_columns = DqColumnCountSerializer(many=True)
+
+
+class DqSourceFreshnessSerializer(serializers.Serializer):
+    source = serializers.CharField()
+    last_import = serializers.DateTimeField()
+    age_hours = serializers.FloatField()
+    stale = serializers.BooleanField()
+
+
+class DqFreshnessSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["fresh", "stale", "never_imported", "no_data"])
+    last_import = serializers.DateTimeField(allow_null=True)
+    age_hours = serializers.FloatField(allow_null=True)
+    by_source = DqSourceFreshnessSerializer(many=True)
+
+
+class DqDaySerializer(serializers.Serializer):
+    date = serializers.DateField()
+    written = serializers.IntegerField()
+
+
+class DqScorePartsSerializer(serializers.Serializer):
+    completeness = serializers.FloatField(allow_null=True)
+    validity = serializers.FloatField(allow_null=True)
+    freshness = serializers.FloatField(allow_null=True)
+
+
+class DqEntitySerializer(serializers.Serializer):
+    entity = serializers.CharField()
+    records = serializers.IntegerField()
+    score = serializers.FloatField(allow_null=True)
+    score_parts = DqScorePartsSerializer()
+    completeness = DqColumnSerializer(many=True)
+    validity = DqValiditySerializer()
+    broken_references = DqColumnCountSerializer(many=True)
+    duplicate_keys_rejected = serializers.IntegerField()
+    freshness = DqFreshnessSerializer()
+    volume = DqDaySerializer(many=True)
+    volume_total = serializers.IntegerField()
+    volume_max = serializers.IntegerField()
+
+
+class DqGroupsSerializer(serializers.Serializer):
+    groups = serializers.IntegerField()
+    records = serializers.IntegerField()
+
+
+class DqDuplicateCustomersSerializer(serializers.Serializer):
+    phone = DqGroupsSerializer()
+    name_city = DqGroupsSerializer()
+
+
+class DqWeightsSerializer(serializers.Serializer):
+    completeness = serializers.FloatField()
+    validity = serializers.FloatField()
+    freshness = serializers.FloatField()
+
+
+class DataQualityReportSerializer(serializers.Serializer):
+    window_days = serializers.IntegerField()
+    since = serializers.DateField()
+    until = serializers.DateField()
+    generated_at = serializers.DateTimeField()
+    freshness_hours = serializers.IntegerField()
+    weights = DqWeightsSerializer()
+    entities = DqEntitySerializer(many=True)
+    duplicate_customers = DqDuplicateCustomersSerializer(allow_null=True)

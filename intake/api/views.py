@@ -17,6 +17,8 @@ from .serializers import (
     DETAIL_ERRORS,
     MAX_ROWS,
     ApiErrorSerializer,
+    DataQualityQuerySerializer,
+    DataQualityReportSerializer,
     ImportQuerySerializer,
     ImportRejectedSerializer,
     ImportResultSerializer,
@@ -162,3 +164,32 @@ def _rejection(run: ImportRun, summary: dict) -> dict:
     else:
         detail = _("Strict mode rejected the rows: %(count)s rejected, nothing was written.") % {"count": run.rejected}
     return {"detail": detail, "errors": errors, "summary": ImportResultSerializer(summary).data}
+
+
+class DataQualityView(APIView):
+    """GET /data-quality/: the data-quality report (intake.selectors.data_quality_report)."""
+
+    queryset = ImportRun.objects.none()  # RoleModelPermissions: GET needs intake.view_importrun
+
+    @extend_schema(
+        operation_id="v1_data_quality_retrieve",
+        summary="Data-quality report",
+        description=(
+            "Per entity: completeness of every contract column, validity and broken references of the "
+            "window's imports per source, duplicate keys, freshness per source, rows written per day and "
+            "a 0..100 score (50 % optional-column completeness + 30 % (100 - rejection rate) + 20 % "
+            "freshness); plus probable duplicate customers."
+        ),
+        parameters=[
+            OpenApiParameter("entity", OpenApiTypes.STR, enum=list(ENTITY_ORDER), description="Blank: every entity."),
+            OpenApiParameter("window_days", OpenApiTypes.INT, default=30, description="1..366 days, today included."),
+        ],
+        responses={200: DataQualityReportSerializer, 400: ApiErrorSerializer, 403: ApiErrorSerializer},
+    )
+    def get(self, request):
+        query = DataQualityQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        report = selectors.data_quality_report(
+            window_days=query.validated_data["window_days"], entity=query.validated_data.get("entity") or None
+        )
+        return Response(DataQualityReportSerializer(report).data)
