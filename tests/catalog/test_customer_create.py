@@ -81,3 +81,11 @@ def test_the_page_shows_field_errors_and_writes_nothing(client, agent, east):
     assert response.status_code == 200
     assert set(response.context["form"].errors) == {"name", "segment"}
     assert not Customer.objects.exists()
+
+
+def test_the_page_says_above_the_form_why_nothing_was_saved(client, agent, east):
+    client.force_login(agent)
+    for language, expected in [("en", "The customer was not registered."), ("zh-hans", "客户未登记")]:
+        client.cookies["django_language"] = language
+        html = client.post(reverse("tickets:customer_create"), {"name": "", "region": "East"}).content.decode()
+        assert 'class="alert alert-danger"' in html and expected in html
