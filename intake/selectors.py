@@ -63,6 +63,12 @@ def import_run_is_finished(run: ImportRun) -> bool:
     return run.status in FINISHED
 
 
+def import_run_file_rejected(run: ImportRun) -> bool:
+    """The file as a whole could not be imported (unreadable, empty, required columns
+    missing): its errors are recorded on row 0."""
+    return run.errors.filter(row=0).exists()
+
+
 def import_run_passed_dry_run(run: ImportRun) -> bool:
     """A dry run whose file can be imported as it is: the file itself was readable and
     complete (no row-0 error), and no row was rejected (or lenient mode will skip them)."""
@@ -70,7 +76,11 @@ def import_run_passed_dry_run(run: ImportRun) -> bool:
         return False
     if run.rejected and run.mode != ImportMode.LENIENT:
         return False
-    return not run.errors.filter(row=0).exists()
+    return not import_run_file_rejected(run)
+
+
+def mapping_profile_by_name(*, name: str) -> MappingProfile | None:
+    return MappingProfile.objects.filter(name=name).first()
 
 
 def import_progress(*, run: ImportRun) -> dict:

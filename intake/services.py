@@ -142,20 +142,16 @@ def import_file(
             for cells in table.rows:
                 engine.add_cells(cells)
 
-    outcome = _run_guarded(
+    return _run_execute(
         run,
-        lambda: _import(
-            run=run,
-            spec=spec,
-            mode=mode,
-            profile=profile,
-            rollback=dry_run,
-            feed=feed,
-            progress=progress,
-            batch_size=batch_size,
-        ),
+        spec=spec,
+        mode=mode,
+        profile=profile,
+        rollback=dry_run,
+        feed=feed,
+        progress=progress,
+        batch_size=batch_size,
     )
-    return _run_finish(run, outcome)
 
 
 def import_records(
@@ -193,20 +189,16 @@ def import_records(
         for record in records:
             engine.add_record(record)
 
-    outcome = _run_guarded(
+    return _run_execute(
         run,
-        lambda: _import(
-            run=run,
-            spec=spec,
-            mode=mode,
-            profile=profile,
-            rollback=dry_run,
-            feed=feed,
-            progress=progress,
-            batch_size=batch_size,
-        ),
+        spec=spec,
+        mode=mode,
+        profile=profile,
+        rollback=dry_run,
+        feed=feed,
+        progress=progress,
+        batch_size=batch_size,
     )
-    return _run_finish(run, outcome)
 
 
 def import_directory(
@@ -438,13 +430,15 @@ def _run_start(
     return run
 
 
-def _run_guarded(run: ImportRun, work: Callable[[], _Outcome]) -> _Outcome:
-    """Run the import; an unexpected exception marks the run failed before it propagates."""
+def _run_execute(run: ImportRun, **import_kwargs) -> ImportRun:
+    """Import into `run` and finish its history row; an unexpected exception marks the
+    run failed before it propagates."""
     try:
-        return work()
+        outcome = _import(run=run, **import_kwargs)
     except Exception as exc:
         _run_fail(run, exc)
         raise
+    return _run_finish(run, outcome)
 
 
 def _run_fail(run: ImportRun, exc: BaseException) -> None:

@@ -190,7 +190,7 @@ def run_detail(request, pk):
         "error_range": errors.paginator.get_elided_page_range(errors.number, on_each_side=2, on_ends=1),
         "warnings": [_warning_text(w) for w in run.warnings or []],
         "can_import_for_real": can_import,
-        "file_rejected": selectors.import_run_errors(run=run).filter(row=0).exists(),
+        "file_rejected": selectors.import_run_file_rejected(run),
         "unchanged": services.import_run_unchanged(run) if selectors.import_run_is_finished(run) else 0,
     }
     return render(request, "intake/run_detail.html", context)

@@ -261,3 +261,14 @@ def test_the_window_select_shows_the_window_the_report_uses(client, data, manage
     response = client.get(reverse("intake:quality"), query)
     assert response.context["report"]["window_days"] == 30
     assert '<option value="30" selected>' in response.content.decode()
+
+
+@pytest.mark.parametrize("url_name", ["intake:quality", "intake:run_list"])
+def test_the_filter_bar_shows_every_field_and_resets_to_the_page(client, manager, url_name):
+    client.force_login(manager)
+    html = client.get(reverse(url_name)).content.decode()
+    form = client.get(reverse(url_name)).context["form"]
+    for field in form:
+        assert f'for="{field.id_for_label}"' in html
+    assert f'href="{reverse(url_name)}">Reset</a>' in html
+    assert '<i class="bi bi-funnel" aria-hidden="true"></i> Filter</button>' in html

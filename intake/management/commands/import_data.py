@@ -9,7 +9,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from intake.models import ENTITY_ORDER, ImportMode, ImportRun, ImportStatus, MappingProfile
+from intake import selectors
+from intake.models import ENTITY_ORDER, ImportMode, ImportRun, ImportStatus
 from intake.services import import_directory, import_file, import_run_summary, import_run_unchanged
 
 SHOWN_ERRORS = 20
@@ -36,7 +37,7 @@ class Command(BaseCommand):
             raise CommandError("give ENTITY FILE, or --dir DIR", returncode=2)
         mapping = None
         if profile:
-            mapping = MappingProfile.objects.filter(name=profile).first()
+            mapping = selectors.mapping_profile_by_name(name=profile)
             if mapping is None:
                 raise CommandError(f"unknown mapping profile {profile!r}", returncode=2)
         progress = self._progress if options["verbosity"] >= 2 else None
@@ -97,7 +98,7 @@ def _refused(run: ImportRun) -> bool:
     if run.status in (ImportStatus.REJECTED, ImportStatus.FAILED):
         return True
     if run.status == ImportStatus.DRY_RUN:
-        return run.errors.exists() and (run.mode == ImportMode.STRICT or run.errors.filter(row=0).exists())
+        return not selectors.import_run_passed_dry_run(run)
     return False
 
 
