@@ -14,7 +14,7 @@ class ImportRowErrorInline(admin.TabularInline):
     model = ImportRowError
     extra = 0
     can_delete = False
-    readonly_fields = ("row", "column", "value", "reason")
+    readonly_fields = ("row", "column", "value", "reason", "code")
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -21,6 +21,8 @@ from catalog.models import Batch, Component, Customer, ProductLine, ProductModel
 from quality.models import Failure, FailureMode, Recall, RecallSeverity, RecallUnit, RecallUnitStatus, RootCauseCategory
 from tickets.models import Channel, DispatchMethod, Priority, Status, Survey, Team, Ticket, TicketType
 
+from .models import RowErrorCode
+
 # Column types.
 TEXT = "text"
 INT = "int"
@@ -490,7 +492,12 @@ def header_key(name: object) -> str:
 
 
 class CellError(ValueError):
-    """A cell that breaks its column's type; the message is the reason in plain words."""
+    """A cell that breaks its column's type; the message is the reason in plain words,
+    `code` its kind (a RowErrorCode value)."""
+
+    def __init__(self, reason: str, code: str = RowErrorCode.OTHER):
+        super().__init__(reason)
+        self.code = code
 
 
 _INT_RE = re.compile(r"[+-]?\d+")
@@ -629,13 +636,13 @@ def _text(column: Column, tz, formats):
         if raw.__class__ is str:
             text = raw
         elif isinstance(raw, bool | list | tuple | dict):
-            raise CellError(_("not text"))
+            raise CellError(_("not text"), RowErrorCode.INVALID_TEXT)
         else:
             text = cell_text(raw).strip()
         if "\x00" in text:
-            raise CellError(_("contains a NUL character"))
+            raise CellError(_("contains a NUL character"), RowErrorCode.INVALID_TEXT)
         if limit is not None and len(text) > limit:
-            raise CellError(_("longer than %(limit)s characters") % {"limit": limit})
+            raise CellError(_("longer than %(limit)s characters") % {"limit": limit}, RowErrorCode.INVALID_TEXT)
         return text
 
     return convert
@@ -648,7 +655,7 @@ def _enum(column: Column, tz, formats):
     def convert(raw):
         text = raw.casefold() if isinstance(raw, str) else None
         if text not in choices:
-            raise CellError(_("must be one of: %(allowed)s") % {"allowed": allowed})
+            raise CellError(_("must be one of: %(allowed)s") % {"allowed": allowed}, RowErrorCode.INVALID_ENUM)
         return text
 
     return convert
@@ -656,9 +663,9 @@ def _enum(column: Column, tz, formats):
 
 def _bounded(column: Column, value):
     if column.min_value is not None and value < column.min_value:
-        raise CellError(_("must be at least %(min)s") % {"min": column.min_value})
+        raise CellError(_("must be at least %(min)s") % {"min": column.min_value}, RowErrorCode.OUT_OF_RANGE)
     if column.max_value is not None and value > column.max_value:
-        raise CellError(_("must be at most %(max)s") % {"max": column.max_value})
+        raise CellError(_("must be at most %(max)s") % {"max": column.max_value}, RowErrorCode.OUT_OF_RANGE)
     return value
 
 
@@ -666,22 +673,22 @@ def _int(column: Column, tz, formats):
     def convert(raw):
         if raw.__class__ is str:
             if len(raw) > 20 or not _INT_RE.fullmatch(raw):
-                raise CellError(_("not a whole number"))
+                raise CellError(_("not a whole number"), RowErrorCode.INVALID_NUMBER)
             value = int(raw)
         elif isinstance(raw, bool):
-            raise CellError(_("not a whole number"))
+            raise CellError(_("not a whole number"), RowErrorCode.INVALID_NUMBER)
         elif isinstance(raw, int):
             value = raw
         elif isinstance(raw, float):
             if not math.isfinite(raw) or not raw.is_integer():
-                raise CellError(_("not a whole number"))
+                raise CellError(_("not a whole number"), RowErrorCode.INVALID_NUMBER)
             value = int(raw)
         elif isinstance(raw, Decimal):
             if not raw.is_finite() or raw != raw.to_integral_value():
-                raise CellError(_("not a whole number"))
+                raise CellError(_("not a whole number"), RowErrorCode.INVALID_NUMBER)
             value = int(raw)
         else:
-            raise CellError(_("not a whole number"))
+            raise CellError(_("not a whole number"), RowErrorCode.INVALID_NUMBER)
         return _bounded(column, value)
 
     return convert
@@ -694,17 +701,18 @@ def _decimal(column: Column, tz, formats):
 
     def convert(raw):
         if isinstance(raw, bool) or not isinstance(raw, str | int | float | Decimal):
-            raise CellError(_("not a number"))
+            raise CellError(_("not a number"), RowErrorCode.INVALID_NUMBER)
         try:
             value = Decimal(raw if isinstance(raw, str | Decimal) else str(raw))
         except (InvalidOperation, ValueError):
-            raise CellError(_("not a number"))
+            raise CellError(_("not a number"), RowErrorCode.INVALID_NUMBER)
         if not value.is_finite():
-            raise CellError(_("not a number"))
+            raise CellError(_("not a number"), RowErrorCode.INVALID_NUMBER)
         _bounded(column, value)
         if value.adjusted() >= integer_digits:
             raise CellError(
-                _("too large: at most %(digits)s digits before the decimal point") % {"digits": integer_digits}
+                _("too large: at most %(digits)s digits before the decimal point") % {"digits": integer_digits},
+                RowErrorCode.OUT_OF_RANGE,
             )
         # Rounded to the stored precision (cents, hundredths of an hour).
         return value.quantize(quantum, rounding=ROUND_HALF_UP)
@@ -736,7 +744,7 @@ def _date(column: Column, tz, formats):
                     return date.fromisoformat(raw)
                 except ValueError:
                     pass
-        raise CellError(_("not a valid date (YYYY-MM-DD)"))
+        raise CellError(_("not a valid date (YYYY-MM-DD)"), RowErrorCode.INVALID_DATE)
 
     return convert
 
@@ -749,20 +757,20 @@ def _timestamp(column: Column, tz, formats):
                 try:
                     value = datetime.fromisoformat(raw)
                 except ValueError:
-                    raise CellError(_("not a valid timestamp"))
+                    raise CellError(_("not a valid timestamp"), RowErrorCode.INVALID_TIMESTAMP)
         elif isinstance(raw, datetime):
             value = raw
         elif isinstance(raw, date):
             value = datetime.combine(raw, time(0))
         else:
-            raise CellError(_("not a valid timestamp"))
+            raise CellError(_("not a valid timestamp"), RowErrorCode.INVALID_TIMESTAMP)
         if value.tzinfo is None:
             value = value.replace(tzinfo=tz)
         if value.year <= 1 or value.year >= 9999:
             try:
                 value.astimezone(UTC)
             except (OverflowError, ValueError):
-                raise CellError(_("not a valid timestamp"))
+                raise CellError(_("not a valid timestamp"), RowErrorCode.INVALID_TIMESTAMP)
         return value
 
     return convert
@@ -777,7 +785,7 @@ def _bool(column: Column, tz, formats):
             return True
         if text in _FALSE:
             return False
-        raise CellError(_("not a yes/no value (true/false, 1/0, yes/no)"))
+        raise CellError(_("not a yes/no value (true/false, 1/0, yes/no)"), RowErrorCode.INVALID_BOOLEAN)
 
     return convert
 
@@ -787,7 +795,7 @@ def _ref(column: Column, tz, formats):
 
     def convert(raw):
         if raw.__class__ is float and not raw.is_integer():
-            raise CellError(_("not a valid code"))
+            raise CellError(_("not a valid code"), RowErrorCode.INVALID_TEXT)
         return text(raw)
 
     return convert
@@ -801,7 +809,7 @@ def _refs(column: Column, tz, formats):
         codes: dict[str, None] = {}
         for part in parts:
             if part is None or isinstance(part, list | tuple | dict):
-                raise CellError(_("not a list of codes"))
+                raise CellError(_("not a list of codes"), RowErrorCode.INVALID_TEXT)
             code = part.strip() if isinstance(part, str) else cell_text(part)
             if code:
                 codes[text(code)] = None

@@ -128,14 +128,38 @@ class ImportRun(models.Model):
         return (self.finished_at - self.started_at).total_seconds()
 
 
+class RowErrorCode(models.TextChoices):
+    """What kind of problem a rejected row has, independent of the language its reason
+    was written in (the data-quality report counts by it)."""
+
+    FILE = "file", _("File cannot be imported")
+    SHAPE = "shape", _("Malformed row")
+    REQUIRED = "required", _("Required value missing")
+    INVALID_TEXT = "invalid_text", _("Invalid text or code")
+    INVALID_NUMBER = "invalid_number", _("Invalid number")
+    OUT_OF_RANGE = "out_of_range", _("Number out of range")
+    INVALID_DATE = "invalid_date", _("Invalid date")
+    INVALID_TIMESTAMP = "invalid_timestamp", _("Invalid timestamp")
+    INVALID_BOOLEAN = "invalid_boolean", _("Invalid yes/no value")
+    INVALID_ENUM = "invalid_enum", _("Value not allowed")
+    UNKNOWN_REFERENCE = "unknown_reference", _("Unknown reference")
+    DUPLICATE_KEY = "duplicate_key", _("Duplicate key")
+    DUPLICATE_COLUMN = "duplicate_column", _("Column given twice")
+    RULE = "rule", _("Cross-field rule broken")
+    DATABASE = "database", _("Refused by the database")
+    OTHER = "other", _("Other")
+
+
 class ImportRowError(models.Model):
-    """One reason a row was rejected: DATA_CONTRACT's file, row, column, value, reason."""
+    """One reason a row was rejected: DATA_CONTRACT's file, row, column, value, reason;
+    `code` classifies the reason (the reason itself is in the importing user's language)."""
 
     run = models.ForeignKey(ImportRun, on_delete=models.CASCADE, related_name="errors")
     row = models.PositiveIntegerField(_("row"))  # 1 = first data row; 0 = the file itself
     column = models.CharField(_("column"), max_length=120, blank=True)
     value = models.TextField(_("value"), blank=True)
     reason = models.CharField(_("reason"), max_length=500)
+    code = models.CharField(_("code"), max_length=20, choices=RowErrorCode.choices, default=RowErrorCode.OTHER)
 
     class Meta:
         ordering = ["row", "id"]

@@ -17,7 +17,7 @@ from django.utils import timezone
 from catalog.models import Customer
 
 from .contract import ENTITIES, REFS
-from .models import ENTITY_ORDER, ImportMode, ImportRowError, ImportRun, ImportStatus, MappingProfile
+from .models import ENTITY_ORDER, ImportMode, ImportRowError, ImportRun, ImportStatus, MappingProfile, RowErrorCode
 
 # Written by intake.tasks.import_file_task while an import runs (rows read so far), and
 # when it is queued (the rows the preview expects); both processes share the cache.
@@ -151,8 +151,6 @@ DQ_WINDOWS = (7, 30, 90)
 DQ_DEFAULT_WINDOW = 30
 DQ_TOP_COLUMNS = 5
 DQ_STANDARD_SOURCE = "standard template"
-DQ_DUPLICATE_KEY_PREFIX = "duplicate key"
-DQ_UNKNOWN_REF_PREFIX = "unknown "
 # The score's weights (data_quality_score): completeness, validity, freshness.
 DQ_WEIGHTS = {"completeness": 0.5, "validity": 0.3, "freshness": 0.2}
 DQ_FRESHNESS_POINTS = {"fresh": 100.0, "stale": 50.0, "never_imported": 100.0}
@@ -287,13 +285,14 @@ def data_quality_broken_references(
     *, window_days: int = DQ_DEFAULT_WINDOW, entity: str | None = None
 ) -> dict[str, list[dict]]:
     """Rows rejected in the window for a reference to a record that does not exist
-    (reasons starting with "unknown "), per entity and column. One aggregate query."""
+    (code unknown_reference, whatever the language of the reason), per entity and column.
+    One aggregate query."""
     entities = _dq_entities(entity)
     result: dict[str, list[dict]] = {name: [] for name in entities}
     rows = (
         ImportRowError.objects.filter(
             run__in=_dq_window_runs(window_days=window_days, entities=entities),
-            reason__startswith=DQ_UNKNOWN_REF_PREFIX,
+            code=RowErrorCode.UNKNOWN_REFERENCE,
         )
         .values("run__entity", "column")
         .annotate(count=Count("pk"))
@@ -306,7 +305,7 @@ def data_quality_broken_references(
 
 def data_quality_duplicates(*, window_days: int = DQ_DEFAULT_WINDOW, entity: str | None = None) -> dict:
     """Duplicates. (a) Per entity: rows rejected in the window because their key repeated
-    inside the file (reasons starting with "duplicate key"); one aggregate query.
+    inside the file (code duplicate_key); one aggregate query.
     (b) Probable duplicate customers in the database: groups of 2+ customers sharing a
     non-blank phone, and groups sharing the same case-folded, trimmed name AND non-blank
     city; counts of groups and of the records in them (GROUP BY ... HAVING COUNT(*) > 1),
@@ -317,7 +316,7 @@ def data_quality_duplicates(*, window_days: int = DQ_DEFAULT_WINDOW, entity: str
     rows = (
         ImportRowError.objects.filter(
             run__in=_dq_window_runs(window_days=window_days, entities=entities),
-            reason__startswith=DQ_DUPLICATE_KEY_PREFIX,
+            code=RowErrorCode.DUPLICATE_KEY,
         )
         .values("run__entity")
         .annotate(count=Count("pk"))

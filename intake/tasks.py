@@ -1,6 +1,7 @@
 """Celery tasks of the import pages: thin, they call the import service."""
 
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 from celery import shared_task
@@ -42,3 +43,18 @@ def import_file_task(run_id: int, path: str) -> None:
     except Exception as error:
         services.import_run_mark_failed(run_id=run_id, message=f"{type(error).__name__}: {error}")
         raise
+
+
+# Days a stored upload is kept after its last run finished (setting IMPORT_UPLOAD_RETENTION_DAYS).
+UPLOAD_RETENTION_DAYS = 30
+
+
+def upload_retention() -> timedelta:
+    return timedelta(days=getattr(settings, "IMPORT_UPLOAD_RETENTION_DAYS", UPLOAD_RETENTION_DAYS))
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def import_uploads_purge_task() -> int:
+    """Delete stored uploads past the retention (scheduled daily). Idempotent: a second
+    run, or two at once, deletes nothing more."""
+    return services.import_uploads_purge(older_than=upload_retention())

@@ -70,11 +70,16 @@ def data(db, frozen):
         status=ImportStatus.DRY_RUN,
     )
     _run("customers", finished=dt.datetime(2025, 6, 1, 10, tzinfo=SH), rows=20, created=10, rejected=10)
+    # The report counts by code, never by the reason's words (the Chinese reason counts too).
     ImportRowError.objects.create(
-        run=r1, row=2, column="external_id", value="C1", reason="duplicate key; first seen at row 1"
+        run=r1, row=2, column="external_id", value="C1", reason="键值重复，首次出现在第 1 行", code="duplicate_key"
     )
-    ImportRowError.objects.create(run=r1, row=5, column="region", value="Mars", reason="unknown region “Mars”")
-    ImportRowError.objects.create(run=dry, row=3, column="city", value="x", reason="unknown city “x”")
+    ImportRowError.objects.create(
+        run=r1, row=5, column="region", value="Mars", reason="unknown region “Mars”", code="unknown_reference"
+    )
+    ImportRowError.objects.create(
+        run=dry, row=3, column="city", value="x", reason="unknown city “x”", code="unknown_reference"
+    )
     # product_models: one successful import 5 days ago (stale), from the "Legacy sheet" profile.
     _run("product_models", profile=sheet, finished=dt.datetime(2025, 6, 10, 12, tzinfo=SH), rows=3, created=1)
     return {"crm": crm}
