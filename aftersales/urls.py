@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 api_v1 = [
     path("", include("catalog.api.urls")),
     path("", include("tickets.api.urls")),
+    path("", include("quality.api.urls")),
     path("", include("intake.api.urls")),
 ]
 
@@ -17,6 +18,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("tickets/", include("tickets.urls")),
+    path("dashboards/metrics/", include("quality.metric_urls")),
+    path("dashboards/", include("quality.urls")),
     path("intake/", include("intake.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -15,7 +15,11 @@ process so peak memory (ru_maxrss) is per scenario:
   (b) import_file strict into an empty tickets table;
   (c) import_file of the same file again (every row unchanged).
 
-Prints a Markdown table (rows/s and time relative to the floor) to paste into RESULTS.md."""
+Prints a Markdown table (rows/s and time relative to the floor) to paste into RESULTS.md.
+Besides wall-clock time it reports the CPU seconds of the importing process (all its
+threads) and of its PostgreSQL backend (read from /proc, so only for a local server):
+on a shared machine they vary less than the wall clock, and they show which side bounds
+the import (the engine overlaps the two)."""
 
 import csv
 import json
@@ -148,25 +152,56 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process, every thread."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def backend_cpu_seconds(pid: int) -> float | None:
+    """CPU time of a local PostgreSQL backend process (None when it cannot be read)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def child(scenario: str, path: str) -> None:
     """One timed scenario in this process; prints a JSON line."""
+    cpu = cpu_seconds()
     if scenario == "floor":
         started = time.perf_counter()
         rows = 0
         with open(path, encoding="utf-8-sig", newline="") as f:
             for _row in csv.reader(f):
                 rows += 1
-        result = {"rows": rows - 1, "seconds": time.perf_counter() - started}
+        result = {"rows": rows - 1, "seconds": time.perf_counter() - started, "pg_cpu": None}
     else:
         setup_django()
+        from django.db import connection
+
         from intake.services import import_file
 
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            (backend,) = cursor.fetchone()
+        pg_cpu = backend_cpu_seconds(backend)
+        cpu = cpu_seconds()
         started = time.perf_counter()
         run = import_file(entity="tickets", path=path, mode="strict")
         seconds = time.perf_counter() - started
         if run.status != "succeeded":
             sys.exit(f"import failed: {run.status} {run.message}")
-        result = {"rows": run.rows, "created": run.created, "updated": run.updated, "seconds": seconds}
+        pg_after = backend_cpu_seconds(backend)
+        result = {
+            "rows": run.rows,
+            "created": run.created,
+            "updated": run.updated,
+            "seconds": seconds,
+            "pg_cpu": None if pg_cpu is None or pg_after is None else pg_after - pg_cpu,
+        }
+    result["cpu"] = cpu_seconds() - cpu
     result["maxrss_mb"] = peak_rss_mb()
     print(json.dumps(result))
 
@@ -197,15 +232,16 @@ def main() -> None:
         ):
             rate = result["rows"] / result["seconds"]
             ratio = result["seconds"] / floor["seconds"]
+            pg_cpu = "–" if result["pg_cpu"] is None else f"{result['pg_cpu']:.1f} s"
             line = (
                 f"| {rows:,} ({size_mb:.0f} MB) | {label} | {result['seconds']:.1f} s | {rate:,.0f} | "
-                f"{ratio:.1f}x | {result['maxrss_mb']:.0f} MB |"
+                f"{ratio:.1f}x | {result['cpu']:.1f} s | {pg_cpu} | {result['maxrss_mb']:.0f} MB |"
             )
             lines.append(line)
             print(line, flush=True)
     print()
-    print("| rows (file) | scenario | time | rows/s | time / floor | peak RSS |")
-    print("|---|---|---|---|---|---|")
+    print("| rows (file) | scenario | time | rows/s | time / floor | CPU Python | CPU PostgreSQL | peak RSS |")
+    print("|---|---|---|---|---|---|---|---|")
     print("\n".join(lines))
 
 

@@ -9,7 +9,15 @@ class QualityConfig(AppConfig):
     def ready(self):
         from catalog.roles import register_role_permissions
 
-        read = ["view_failuremode", "view_failure", "view_recall", "view_recallunit"]
+        from .kpi.catalogue import catalogue_register
+        from .kpi.registry import kpi_provider_register
+        from .metrics import metric_kpis
+
+        catalogue_register()
+        kpi_provider_register(metric_kpis)  # self-service metrics, kept in the database
+
+        read = ["view_failuremode", "view_failure", "view_recall", "view_recallunit", "view_metricdefinition"]
+        metric_write = ["add_metricdefinition", "change_metricdefinition"]
         register_role_permissions(
             {
                 "agent": [*read, "add_failure", "change_failure"],
@@ -24,9 +32,10 @@ class QualityConfig(AppConfig):
                     "change_recallunit",
                     "add_failuremode",
                     "change_failuremode",
+                    *metric_write,
                 ],
                 "committee_member": read,
-                "manager": read,
+                "manager": [*read, *metric_write],
             },
             app_label="quality",
         )

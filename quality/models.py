@@ -1,7 +1,9 @@
 """Failures traced to unit, component and supplier; recalls run unit by unit."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Batch, Component, Unit
@@ -68,6 +70,7 @@ class Failure(models.Model):
             models.Index(fields=["occurred_at"]),
             models.Index(fields=["repaired_at"]),
             models.Index(fields=["unit", "failure_mode", "occurred_at"]),
+            models.Index(fields=["unit", "occurred_at"]),
             models.Index(fields=["component", "occurred_at"]),
         ]
         constraints = [
@@ -141,3 +144,143 @@ class RecallUnit(models.Model):
 
     def __str__(self):
         return f"{self.recall.code}/{self.unit.serial}"
+
+
+class KpiTarget(models.Model):
+    """A target for a KPI, optionally for one member of one dimension, valid for a
+    period of time. The most specific target valid on a period's first day applies."""
+
+    kpi = models.CharField(_("KPI"), max_length=64, db_index=True)
+    dimension = models.CharField(_("dimension"), max_length=32, blank=True)
+    member = models.CharField(_("member"), max_length=200, blank=True)
+    value = models.FloatField(_("target"))
+    valid_from = models.DateField(_("valid from"))
+    valid_to = models.DateField(_("valid until"), null=True, blank=True, help_text=_("Exclusive; empty: open-ended."))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["kpi", "dimension", "member", "-valid_from"]
+        verbose_name = _("KPI target")
+        verbose_name_plural = _("KPI targets")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gt=F("valid_from")), name="kpi_target_valid_range"
+            ),
+            models.CheckConstraint(
+                condition=(Q(dimension="") & Q(member="")) | (~Q(dimension="") & ~Q(member="")),
+                name="kpi_target_member_with_dimension",
+            ),
+        ]
+
+    def __str__(self):
+        scope = f" {self.dimension}={self.member}" if self.dimension else ""
+        return f"{self.kpi}{scope}: {self.value}"
+
+
+class KpiSnapshot(models.Model):
+    """The KPI fact table: one stored value per KPI, grain, period and (at most one)
+    dimension member. Refreshed by compute_kpis; read by dashboards and reports."""
+
+    kpi = models.CharField(max_length=64)
+    grain = models.CharField(max_length=8)
+    period_start = models.DateField()
+    dimension = models.CharField(max_length=32, blank=True)  # "" = the total
+    member = models.CharField(max_length=200, blank=True)
+    numerator = models.FloatField(null=True)
+    denominator = models.FloatField(null=True)
+    value = models.FloatField(null=True)
+    provisional = models.BooleanField(default=False)
+    computed_at = models.DateTimeField()
+    definition_version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        verbose_name = _("KPI snapshot")
+        verbose_name_plural = _("KPI snapshots")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kpi", "grain", "dimension", "period_start", "member"], name="kpi_snapshot_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.kpi} {self.grain} {self.period_start} {self.dimension}={self.member}: {self.value}"
+
+
+class KpiRefreshState(models.Model):
+    """One row per snapshot plan: what is covered and where the last refresh stopped
+    (high-water marks of the record sets, for the incremental refresh)."""
+
+    name = models.CharField(max_length=32, unique=True)
+    covered_from = models.DateField(null=True)
+    covered_to = models.DateField(null=True)  # exclusive
+    last_full_at = models.DateTimeField(null=True)
+    last_run_at = models.DateTimeField(null=True)
+    marks = models.JSONField(default=dict)
+
+    def __str__(self):
+        return self.name
+
+
+class MetricRecordSet(models.TextChoices):
+    TICKETS = "tickets", _("Tickets")
+    FAILURES = "failures", _("Failures")
+    SURVEYS = "surveys", _("Surveys")
+    UNITS = "units", _("Units")
+
+
+class MetricKind(models.TextChoices):
+    COUNT = "count", _("Count")
+    RATIO = "ratio", _("Ratio")
+    MEAN = "mean", _("Mean")
+
+
+class MetricDirection(models.TextChoices):
+    UP = "up", _("Higher is better")
+    DOWN = "down", _("Lower is better")
+
+
+class MetricDefinition(models.Model):
+    """A self-service metric (自助指标): a count, ratio or mean over one record set,
+    defined without code. Validated by quality.services.metric_definition_save and
+    turned into a registry Kpi by quality.metrics; `version` grows with every change,
+    so values stored for an older definition are not used."""
+
+    code = models.SlugField(_("code"), max_length=64, unique=True)
+    name_en = models.CharField(_("name (English)"), max_length=200)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=200, blank=True)
+    description = models.TextField(_("definition"), blank=True)
+    record_set = models.CharField(_("record set"), max_length=16, choices=MetricRecordSet.choices)
+    kind = models.CharField(_("kind"), max_length=8, choices=MetricKind.choices)
+    time_field = models.CharField(_("time field"), max_length=64)
+    mean_field = models.CharField(_("mean of"), max_length=64, blank=True)
+    mean_start_field = models.CharField(_("duration start"), max_length=64, blank=True)
+    numerator_filters = models.JSONField(_("numerator filters"), default=list, blank=True)
+    base_filters = models.JSONField(_("base filters"), default=list, blank=True)
+    unit = models.CharField(_("unit"), max_length=32, blank=True)
+    direction = models.CharField(_("direction"), max_length=4, choices=MetricDirection.choices)
+    target = models.FloatField(_("target"), null=True, blank=True)
+    scale = models.FloatField(_("scale"), default=1)
+    active = models.BooleanField(_("active"), default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    version = models.PositiveIntegerField(_("version"), default=1)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("self-service metric")
+        verbose_name_plural = _("self-service metrics")
+        constraints = [
+            models.CheckConstraint(condition=Q(scale__gt=0), name="metric_definition_scale_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.code} {self.name_en}"

@@ -131,6 +131,7 @@ class Ticket(models.Model):
             models.Index(fields=["unit", "created_at"]),
             models.Index(fields=["type", "created_at"]),
             models.Index(fields=["status", "resolution_due_at"]),
+            models.Index(fields=["updated_at"]),
         ]
         constraints = [
             models.CheckConstraint(

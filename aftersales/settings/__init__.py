@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -218,4 +219,12 @@ LABOR_RATE = float(os.environ.get("LABOR_RATE", "100"))
 # the admin can edit them.
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "catalog.tasks.worker_heartbeat", "schedule": 60.0},
+    "kpi-snapshots-incremental": {"task": "quality.tasks.kpi_snapshots_refresh_task", "schedule": 15 * 60.0},
+    "kpi-snapshots-full": {
+        "task": "quality.tasks.kpi_snapshots_refresh_task",
+        "schedule": crontab(hour=2, minute=30),
+        "kwargs": {"full": True},
+    },
 }
+# KPI status: within this share of the target (at least 0.5 of the unit) is "near".
+KPI_NEAR_BAND = float(os.environ.get("KPI_NEAR_BAND", "0.05"))

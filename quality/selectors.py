@@ -1,0 +1,306 @@
+"""Reads of the quality app: the KPI catalogue, values (stored snapshots first, the
+live engine for anything not stored), drill-through records and the overview cards,
+scoped to what a user may see."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+
+from django.conf import settings
+from django.db.models import Q
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from catalog.roles import user_has_global_read
+from tickets.models import Team
+
+from .kpi.engine import KpiUsageError, kpi_compute, kpi_day_check, kpi_records, kpi_request_check
+from .kpi.periods import GRAINS, Period, grain_floor, grain_next, grain_previous, periods_between
+from .kpi.registry import CATEGORIES, DIMENSIONS, Kpi, kpi_lookup, kpi_registry
+from .models import KpiRefreshState, KpiSnapshot, KpiTarget
+
+SNAPSHOT_PLAN = "default"
+
+# Data-quality scores come from the intake app, which sits above this one.
+_DATA_QUALITY: list[Callable[[str], dict | None]] = []
+
+
+def data_quality_provider_register(provider: Callable[[str], dict | None]) -> None:
+    _DATA_QUALITY.append(provider)
+
+
+def kpi_data_quality(kpi: Kpi) -> dict | None:
+    """The data-quality score of the records behind a KPI (its numerator's record set)."""
+    for provider in _DATA_QUALITY:
+        found = provider(kpi.numerator.model)
+        if found is not None:
+            return found
+    return None
+
+
+# Scope
+
+
+def kpi_scope_for(user) -> Callable[[str], Q] | None:
+    """None for the global-read roles; else the Q keeping the tickets of the user's
+    teams and those assigned to them (the same rule as the ticket queue)."""
+    if user_has_global_read(user):
+        return None
+    teams = list(Team.objects.filter(members=user).values_list("pk", flat=True))
+
+    def scope(path: str) -> Q:
+        return Q(**{f"{path}team_id__in": teams}) | Q(**{f"{path}assignee_id": user.pk})
+
+    return scope
+
+
+def kpi_catalogue(*, user) -> list[Kpi]:
+    kpis = list(kpi_registry().values())
+    if user_has_global_read(user):
+        return kpis
+    return [k for k in kpis if k.scopable()]
+
+
+def kpi_get(*, user, code: str) -> Kpi:
+    kpi = kpi_lookup(code)
+    if kpi is None or (not user_has_global_read(user) and not kpi.scopable()):
+        raise Http404("No such KPI.")
+    return kpi
+
+
+# Targets
+
+
+def kpi_target_for(kpi: Kpi, *, period_start: dt.date, dimension: str = "", member: str = "", targets=None):
+    """The most specific target valid on period_start: the member's, else the KPI's,
+    else the catalogue default."""
+    targets = kpi_targets(kpi) if targets is None else targets
+    for dim, mem in ((dimension, member), ("", "")):
+        if dim == "" and mem != "":
+            continue
+        for target in targets:
+            valid = target.valid_from <= period_start and (target.valid_to is None or period_start < target.valid_to)
+            if target.dimension == dim and target.member == mem and valid:
+                return target.value
+    return kpi.target
+
+
+def kpi_targets(kpi: Kpi) -> list[KpiTarget]:
+    return list(KpiTarget.objects.filter(kpi=kpi.code).order_by("-valid_from", "-pk"))
+
+
+def kpi_status(kpi: Kpi, value: float | None, target: float | None) -> str | None:
+    """met / near / missed by the KPI's direction; near is within KPI_NEAR_BAND of the
+    target (a share of its size, at least 0.5 of the unit)."""
+    if value is None or target is None:
+        return None
+    band = max(abs(target) * getattr(settings, "KPI_NEAR_BAND", 0.05), 0.5)
+    gap = value - target if kpi.direction == "up" else target - value
+    if gap >= 0:
+        return "met"
+    return "near" if -gap <= band else "missed"
+
+
+def _with_targets(kpi: Kpi, rows: list[dict], by: Sequence[str], filters: Mapping[str, str]) -> list[dict]:
+    targets = kpi_targets(kpi)
+    if len(by) == 1:
+        dimension = by[0]
+    elif not by and len(filters) == 1:
+        dimension = next(iter(filters))
+    else:
+        dimension = ""
+    for row in rows:
+        member = row.get(dimension) or filters.get(dimension, "") if dimension else ""
+        period = dt.date.fromisoformat(row["period_start"])
+        target = kpi_target_for(kpi, period_start=period, dimension=dimension, member=member, targets=targets)
+        row["target"] = target
+        row["status"] = kpi_status(kpi, row["value"], target)
+    return rows
+
+
+# Values
+
+
+def _snapshot_rows(
+    kpi: Kpi, *, grain: str, start: dt.date, end: dt.date, by: Sequence[str], filters: Mapping[str, str]
+) -> list[dict] | None:
+    """The stored rows when the snapshot covers the request exactly, else None."""
+    if len(by) + len(filters) > 1 or kpi.custom:
+        return None
+    if grain_floor(start, grain) != start or grain_floor(end, grain) != end:
+        return None  # a cut period is not stored
+    state = KpiRefreshState.objects.filter(name=SNAPSHOT_PLAN).first()
+    plan = state.marks.get("plan", {}) if state is not None and state.covered_from else {}
+    if grain not in plan:
+        return None
+    covered_to = dt.date.fromisoformat(state.marks["covered_to"][grain])
+    if start < grain_floor(state.covered_from, grain) or end > covered_to:
+        return None
+    dimension = by[0] if by else (next(iter(filters)) if filters else "")
+    if dimension and dimension not in plan[grain]:
+        return None
+    qs = KpiSnapshot.objects.filter(
+        kpi=kpi.code, grain=grain, dimension=dimension, period_start__gte=start, period_start__lt=end
+    )
+    if filters:
+        qs = qs.filter(member=filters[dimension])
+    stored = list(qs.order_by("period_start", "member"))
+    if any(s.definition_version != kpi.version for s in stored):
+        return None
+    rows = []
+    for s in stored:
+        row = {"period_start": s.period_start.isoformat()}
+        if by:
+            row[dimension] = s.member
+        count_like = kpi.denominator is None
+        row.update(
+            value=_int_if_count(s.value, count_like and kpi.kind == "count"),
+            numerator=_int_if_count(s.numerator, count_like or kpi.kind != "mean" and _integral(s.numerator)),
+            denominator=None if s.denominator is None else _int_if_count(s.denominator, True),
+            provisional=s.provisional,
+        )
+        rows.append(row)
+    return rows
+
+
+def _integral(value) -> bool:
+    return value is not None and float(value).is_integer()
+
+
+def _int_if_count(value, integral: bool):
+    if value is None:
+        return None
+    return int(value) if integral and float(value).is_integer() else value
+
+
+def kpi_values(
+    *,
+    user,
+    kpi: Kpi,
+    grain: str,
+    start: dt.date,
+    end: dt.date,
+    by: Sequence[str] = (),
+    filters: Mapping[str, str] | None = None,
+    live: bool = False,
+) -> dict:
+    """INTERFACES.md's values body, plus the target and status of each row and where
+    the rows came from (snapshot or live)."""
+    filters = dict(filters or {})
+    by = tuple(by)
+    kpi_request_check(kpi=kpi, grain=grain, start=start, end=end, by=by, filters=filters)
+    scope = kpi_scope_for(user) if user is not None else None
+    rows = None
+    if scope is None and not live:
+        rows = _snapshot_rows(kpi, grain=grain, start=start, end=end, by=by, filters=filters)
+    source = "snapshot" if rows is not None else "live"
+    if rows is None:
+        rows = kpi_compute(kpi=kpi, grain=grain, start=start, end=end, by=by, filters=filters, scope=scope)
+    return {
+        "kpi": kpi.code,
+        "grain": grain,
+        "unit": kpi.unit,
+        "direction": kpi.direction,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "by": list(by),
+        "filters": filters,
+        "source": source,
+        "rows": _with_targets(kpi, rows, by, filters),
+    }
+
+
+def kpi_record_page(
+    *,
+    user,
+    kpi: Kpi,
+    side: str,
+    grain: str,
+    period_start: dt.date,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    filters: Mapping[str, str] | None = None,
+):
+    """(model label, columns, values queryset) of the records behind one value. The
+    period is the grain period starting at period_start, cut by start/end if given."""
+    filters = dict(filters or {})
+    kpi_day_check(period_start=period_start, start=start, end=end)
+    if grain not in GRAINS:
+        kpi_request_check(kpi=kpi, grain=grain, start=period_start, end=period_start, by=(), filters=filters)
+    label = grain_floor(period_start, grain)
+    if label != period_start:
+        message = _("period_start %(day)s is not the first day of a %(grain)s.") % {
+            "day": period_start.isoformat(),
+            "grain": GRAINS[grain][0],
+        }
+        raise KpiUsageError(message, errors={"period_start": [message]})
+    lo = max(start or label, label)
+    hi = min(end or grain_next(label, grain), grain_next(label, grain))
+    kpi_request_check(kpi=kpi, grain=grain, start=lo, end=hi, by=(), filters=filters)
+    return kpi_records(kpi=kpi, side=side, period=Period(label, lo, hi), filters=filters, scope=kpi_scope_for(user))
+
+
+def kpi_overview(*, user, grain: str, start: dt.date, end: dt.date, filters: Mapping[str, str] | None = None) -> dict:
+    """The overview cards: per KPI the last period of the range, the one before it,
+    and a sparkline of every period; grouped by category."""
+    filters = dict(filters or {})
+    kpi_day_check(start=start, end=end)
+    unknown = [d for d in filters if d not in DIMENSIONS]
+    if unknown:
+        message = _("Unknown dimension: %(dims)s.") % {"dims": ", ".join(unknown)[:200]}
+        raise KpiUsageError(message, errors={"filters": [message]})
+    periods = periods_between(start, end, grain) if start < end else []
+    categories = {code: {"code": code, "name": str(names[0]), "kpis": []} for code, names in CATEGORIES.items()}
+    if periods:
+        # One period: widen to the one before, so the card can show the change.
+        first = periods[0].start if len(periods) > 1 else grain_previous(periods[0].label, grain)
+    for kpi in kpi_catalogue(user=user):
+        card = {
+            "code": kpi.code,
+            "name": kpi.name,
+            "unit": kpi.unit,
+            "unit_name": kpi.unit_name,
+            "direction": kpi.direction,
+            "kind": kpi.kind,
+            "applicable": all(d in kpi.dims for d in filters),
+            "period_start": periods[-1].label.isoformat() if periods else None,
+            "value": None,
+            "numerator": None,
+            "denominator": None,
+            "previous": None,
+            "change": None,
+            "target": None,
+            "status": None,
+            "provisional": False,
+            "sparkline": [],
+            "data_quality": kpi_data_quality(kpi),
+        }
+        if card["applicable"] and periods:
+            values = kpi_values(user=user, kpi=kpi, grain=grain, start=first, end=end, filters=filters)
+            by_period = {row["period_start"]: row for row in values["rows"]}
+            last = by_period.get(periods[-1].label.isoformat())
+            previous = by_period.get(grain_previous(periods[-1].label, grain).isoformat())
+            if last:
+                card.update({k: last[k] for k in ("value", "numerator", "denominator", "target", "status")})
+                card["provisional"] = last["provisional"]
+            else:
+                card["target"] = kpi_target_for(kpi, period_start=periods[-1].label)
+            if previous:
+                card["previous"] = previous["value"]
+            if card["value"] is not None and card["previous"] is not None:
+                card["change"] = card["value"] - card["previous"]
+            card["sparkline"] = [
+                {"period_start": p.label.isoformat(), "value": by_period.get(p.label.isoformat(), {}).get("value")}
+                for p in periods
+            ]
+        categories[kpi.category]["kpis"].append(card)
+    return {
+        "grain": grain,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "filters": filters,
+        "generated_at": timezone.now().isoformat(),
+        "categories": [c for c in categories.values() if c["kpis"]],
+    }
