@@ -27,6 +27,7 @@ from tickets.forms import BootstrapMixin
 from tickets.models import Channel, Priority, Status, Team, TicketType
 
 from . import selectors
+from .api.serializers import KpiSerializer
 from .kpi.periods import GRAINS, grain_floor, grain_next, kpi_zone
 from .kpi.registry import CATEGORIES, DIMENSIONS, NONE_MEMBER, UNITS
 from .models import RecallUnitStatus
@@ -283,8 +284,14 @@ class DashboardFilterForm(BootstrapMixin, forms.Form):
     def chips(self, query: QueryDict, *, every: bool = False) -> list[dict]:
         """The dimension filters that are not fields of the bar (every: all of them),
         each with the query string of the page without it."""
+        labels = member_labels()
         return [
-            {"dim": dim, "label": dimension_label(dim), "member": member, "url": "?" + _without(query, dim, "page")}
+            {
+                "dim": dim,
+                "label": dimension_label(dim),
+                "member": _("(none)") if member == NONE_MEMBER else labels.get(dim, {}).get(member, member),
+                "url": "?" + _without(query, dim, "page"),
+            }
             for dim, member in self.filters.items()
             if every or dim not in self.fields
         ]
@@ -303,27 +310,9 @@ def _without(query: QueryDict, *names: str) -> str:
 
 
 def kpi_info(kpi) -> dict:
-    """A KPI as the catalogue endpoint describes it (what the pages and their scripts need)."""
-    return {
-        "code": kpi.code,
-        "name": kpi.name,
-        "name_en": kpi.name_en,
-        "name_zh": kpi.name_zh,
-        "category": kpi.category,
-        "category_name": kpi.category_name,
-        "unit": kpi.unit,
-        "unit_name": kpi.unit_name,
-        "direction": kpi.direction,
-        "kind": kpi.kind,
-        "dims": list(kpi.dims),
-        "dimension_names": {dim: dimension_label(dim) for dim in kpi.dims},
-        "target": kpi.target,
-        "definition": kpi.definition,
-        "definition_en": kpi.definition_en,
-        "definition_zh": kpi.definition_zh,
-        "custom": kpi.custom,
-        "has_denominator": kpi.denominator is not None,
-    }
+    """A KPI as the catalogue endpoint describes it: the pages and their scripts read the
+    same fields as API clients."""
+    return KpiSerializer(kpi).data
 
 
 def js_labels() -> dict[str, str]:

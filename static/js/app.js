@@ -16,7 +16,7 @@
   // Type-ahead: when the search finds exactly one customer, choose it (and load its units).
   document.addEventListener("htmx:afterSwap", function (event) {
     var target = event.detail.target;
-    if (target.id !== "id_customer") return;
+    if (!target || target.id !== "id_customer") return;  // history restore has no target
     var options = target.querySelectorAll("option[value]:not([value=''])");
     if (options.length === 1) {
       target.value = options[0].value;

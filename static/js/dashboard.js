@@ -460,10 +460,8 @@
                 all[card.code] = card;
               });
             });
-            var cards = codes
-              .map((code) => all[code])
-              .filter(Boolean);
-            node.appendChild(cardGrid(cards, body, filters));
+            var cards = codes.map((code) => all[code]).filter(Boolean);
+            cardGrid(node, cards, body, filters);
           } else {
             body.categories.forEach(function (category) {
               var section = el("section", "kpi-category mb-4");
@@ -471,7 +469,7 @@
               title.append(icon(CATEGORY_ICONS[category.code] || "bi-grid"), category.name);
               section.appendChild(title);
               node.appendChild(section);
-              section.appendChild(cardGrid(category.kpis, body, filters));
+              cardGrid(section, category.kpis, body, filters);
             });
           }
           if (!node.querySelector(".kpi-card")) message(node, L.noData);
@@ -480,13 +478,13 @@
       .catch(failed(node));
   };
 
-  function cardGrid(cards, body, filters) {
+  function cardGrid(parent, cards, body, filters) {
     var grid = el("div", "row row-cols-1 row-cols-sm-2 row-cols-lg-3 row-cols-xxl-4 g-3 kpi-grid");
     // Attached first: Chart.js sizes a canvas from its place in the page.
+    parent.appendChild(grid);
     cards.forEach(function (card) {
       kpiCard(grid, card, body, filters);
     });
-    return grid;
   }
 
   function kpiCard(grid, card, body, filters) {
@@ -684,7 +682,7 @@
           },
         },
         scales: {
-          y: { beginAtZero: bars || kpi.unit === "%", title: { display: true, text: unitText(kpi) } },
+          y: { beginAtZero: bars, title: { display: true, text: unitText(kpi) } },
         },
         onHover: function (event, elements) {
           event.native.target.style.cursor = elements.length ? "pointer" : "default";

@@ -2,9 +2,14 @@
 overview is drawn with data, a filter redraws them, a drill-down from a bar ends on the
 record list, the Chinese page too, and the console stays clean."""
 
+import csv
+import io
 import re
+import threading
 
 import pytest
+from django.core.handlers.wsgi import WSGIHandler
+from django.db import connection
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -21,6 +26,23 @@ CHARTS = """() => Array.from(document.querySelectorAll('canvas')).map((canvas) =
   const data = chart.data.datasets[0].data;
   return {labels: chart.data.labels.length, points: data.length, set: data.filter((v) => v !== null).length};
 })"""
+
+
+@pytest.fixture(autouse=True)
+def _one_request_at_a_time(monkeypatch):
+    """On SQLite the live server hands the test's in-memory connection to every request
+    thread, and a dashboard fetches its charts at once: one SQLite connection used by two
+    threads at a time can hang. So requests take turns here (PostgreSQL needs nothing)."""
+    if not (connection.vendor == "sqlite" and connection.is_in_memory_db()):
+        return
+    lock = threading.Lock()
+    handle = WSGIHandler.__call__
+
+    def in_turn(self, environ, start_response):
+        with lock:
+            return handle(self, environ, start_response)
+
+    monkeypatch.setattr(WSGIHandler, "__call__", in_turn)
 
 
 @pytest.fixture
@@ -136,6 +158,17 @@ def test_overview_draws_every_chart_filters_redraw_and_a_bar_drills_to_the_recor
     page.wait_for_function("() => new URLSearchParams(location.search).get('by') === 'team'")
     page.wait_for_timeout(1000)  # the bars grow for a moment
     page.screenshot(path=screenshot_dir / "dashboard-kpi-en.png", full_page=True)
+    # The chart's data as a file: the same period, filter and dimension.
+    breakdown = page.locator("[data-widget=breakdown]")
+    breakdown.locator(".dropdown-toggle").click()
+    with page.expect_download() as download:
+        breakdown.locator("a[data-export=csv]").click()
+    rows = list(csv.reader(io.StringIO(download.value.path().read_text("utf-8-sig"), newline="")))
+    assert rows[0][:3] == ["period_start", "team", "value"]
+    shown = page.evaluate(
+        "() => Chart.getChart(document.querySelector('[data-widget=breakdown] canvas')).data.labels.length"
+    )
+    assert len(rows) - 1 == shown
     click_bar(page, "breakdown")
     page.wait_for_url(re.compile(r"team=.*by=assignee|by=assignee.*team="))
     expect(page.locator("[data-chip=team]")).to_have_count(0)  # team is a field of the bar

@@ -360,3 +360,11 @@ def test_team_choices_follow_the_users_scope(agent, manager, team_b):
     manager_body = client_for(manager).get(reverse("quality:overview")).content.decode()
     assert '<option value="Team A">' in agent_body and '<option value="Team B">' not in agent_body
     assert '<option value="Team B">' in manager_body and '<option value="Team C">' in manager_body
+
+
+def test_chips_name_members_as_people_read_them(manager):
+    response = client_for(manager).get(reverse("quality:overview"), {"type": "complaint", "assignee": "(none)"})
+    body = response.content.decode()
+    chips = dict(re.findall(r'data-chip="(\w+)">.*?</span>\s*([^<]+?)\s*<a', body, re.S))
+    assert chips == {"type": "Complaint", "assignee": "(none)"}
+    assert page_config(response)["state"]["filters"] == {"type": "complaint", "assignee": "(none)"}
