@@ -96,8 +96,11 @@ def ids_draw(cursor, model, count: int) -> list[int]:
     not used are gaps, as after any rollback."""
     if not count:
         return []
+    # The sequence is looked up once (OFFSET 0 keeps the subquery from being folded into
+    # the outer one): looked up for every row, it cost eight times the nextval()s.
     cursor.execute(
-        "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+        "SELECT nextval(s.seq) FROM (SELECT pg_get_serial_sequence(%s, %s)::regclass AS seq OFFSET 0) s"
+        " CROSS JOIN generate_series(1, %s)",
         [model._meta.db_table, model._meta.pk.column, count],
     )
     return [pk for (pk,) in cursor.fetchall()]
@@ -219,9 +222,14 @@ class BackgroundWriter:
         connection.ensure_connection()
         raw = connection.connection
         self._error = None
-        self._thread = threading.Thread(target=self._run, args=(write, raw), name="intake-writer", daemon=True)
+        thread = threading.Thread(target=self._run, args=(write, raw), name="intake-writer", daemon=True)
         _switch_faster()
-        self._thread.start()
+        try:
+            thread.start()
+        except BaseException:
+            _switch_back()
+            raise
+        self._thread = thread
 
     def _run(self, write: Callable[[Any], None], raw) -> None:
         try:

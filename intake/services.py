@@ -1026,17 +1026,18 @@ class _Engine:
         in a file are rejected, and no entity refers to its own kind. Any other use of the
         connection lands the batch in flight first (_connection). Batches are counted
         (rows, problems, progress) as they land, in file order."""
-        self._land()
         batch = _Batch(rows, rows_read, last_row)
+        wanted = self._wanted(rows)  # Python, while the batch in flight is still written
+        self._land()
         if rows:
-            self._process(batch)
+            self._process(batch, wanted)
         self._launch()  # when _process did not (an empty batch)
         self.prepared = batch
 
-    def _process(self, batch: _Batch) -> None:
+    def _process(self, batch: _Batch, wanted: dict[str, set]) -> None:
         rows = batch.rows
         try:
-            self._check(batch)
+            self._check(batch, wanted)
             if self.background is not None and batch.creates:
                 # Ready before the batch is launched, while the one before is written.
                 batch.write = self._background_write(batch.creates)
@@ -1048,15 +1049,15 @@ class _Engine:
                 if row.errors:
                     row.merged = row.existing = None
 
-    def _check(self, batch: _Batch) -> None:
-        # References are resolved for every row (a bad row reports all its problems);
-        # the rules run only on rows whose every cell was understood.
+    def _check(self, batch: _Batch, wanted: dict[str, set]) -> None:
         rows = batch.rows
         # The queries first, while nothing is in flight; then the previous batch goes to
         # the database, and the rest is Python (or lands that batch first: _connection).
-        found = self._references(rows)
+        found = self._references(wanted)
         existing = self._existing([r for r in rows if r.key]) if self.plain_key else None
         self._launch()
+        # References are resolved for every row (a bad row reports all its problems);
+        # the rules run only on rows whose every cell was understood.
         self._resolve(rows, found)
         good = [r for r in rows if not r.errors]
         if existing is None:
@@ -1096,25 +1097,30 @@ class _Engine:
         if batch is None:
             return
         assert self.in_flight is None, "the batch in flight has not landed"
+        try:
+            self._write_start(batch)
+        finally:
+            self.in_flight = batch
+
+    def _write_start(self, batch: _Batch) -> None:
         if not batch.creates and not batch.updates:
-            pass
-        elif self.background is None:
+            return
+        if self.background is None:
             self._write_safely(batch.creates, batch.updates)
             batch.written = True
-        else:
-            savepoint = transaction.savepoint()
-            try:
-                if batch.updates:
-                    self._write([], batch.updates)
-                write = batch.write or self._background_write(batch.creates)
-            except DatabaseError:
-                transaction.savepoint_rollback(savepoint)
-                self._write_each(batch.creates, batch.updates)
-                batch.written = True
-            else:
-                self.background.start(write)
-                self.savepoint = savepoint
-        self.in_flight = batch
+            return
+        write = batch.write or self._background_write(batch.creates)
+        savepoint = transaction.savepoint()
+        try:
+            if batch.updates:
+                self._write([], batch.updates)
+        except DatabaseError:
+            transaction.savepoint_rollback(savepoint)
+            self._write_each(batch.creates, batch.updates)
+            batch.written = True
+            return
+        self.background.start(write)
+        self.savepoint = savepoint
 
     def _land(self) -> None:
         """Wait for the batch in flight to be written (should the database refuse it, the
@@ -1224,9 +1230,8 @@ class _Engine:
 
     # references
 
-    def _references(self, rows: list[_Row]) -> dict[str, dict]:
-        """The ids of the records the batch refers to, per lookup ({key: id}): one query
-        per referenced entity for the keys not yet known."""
+    def _wanted(self, rows: list[_Row]) -> dict[str, set]:
+        """The keys the rows refer to, per lookup."""
         wanted: dict[str, set] = defaultdict(set)
         values = [row.values for row in rows]
         for column in self.refs:
@@ -1237,6 +1242,11 @@ class _Engine:
             else:
                 keys.update(cells)
             keys.discard(None)
+        return wanted
+
+    def _references(self, wanted: dict[str, set]) -> dict[str, dict]:
+        """The ids of the records the batch refers to (`wanted`: _wanted), per lookup
+        ({key: id}): one query per referenced entity for the keys not yet known."""
         return {name: self._known_ids(LOOKUPS[name], keys) for name, keys in wanted.items() if name != "region"}
 
     def _resolve(self, rows: list[_Row], found: dict[str, dict]) -> None:

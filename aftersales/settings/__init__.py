@@ -214,12 +214,15 @@ REPEAT_FAILURE_WINDOW_DAYS = int(os.environ.get("REPEAT_FAILURE_WINDOW_DAYS", "3
 # Data-quality report: an entity whose last successful import is older than this is stale.
 DATA_FRESHNESS_HOURS = int(os.environ.get("DATA_FRESHNESS_HOURS", "48"))
 LABOR_RATE = float(os.environ.get("LABOR_RATE", "100"))
+# Stored web uploads of finished imports are deleted after this many days.
+IMPORT_UPLOAD_RETENTION_DAYS = int(os.environ.get("IMPORT_UPLOAD_RETENTION_DAYS", "30"))
 
 # Defaults for the beat schedule; django-celery-beat copies them into its tables, where
 # the admin can edit them.
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "catalog.tasks.worker_heartbeat", "schedule": 60.0},
     "kpi-snapshots-incremental": {"task": "quality.tasks.kpi_snapshots_refresh_task", "schedule": 15 * 60.0},
+    "intake-uploads-purge": {"task": "intake.tasks.import_uploads_purge_task", "schedule": crontab(hour=3, minute=30)},
     "kpi-snapshots-full": {
         "task": "quality.tasks.kpi_snapshots_refresh_task",
         "schedule": crontab(hour=2, minute=30),

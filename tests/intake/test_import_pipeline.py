@@ -67,6 +67,24 @@ def test_a_file_of_many_batches_is_written_whole_and_counted_in_order(tmp_path, 
     assert TicketEvent.objects.count() == 9
 
 
+def test_a_reimport_over_many_batches_updates_only_the_changed_rows(tmp_path, master):
+    import_file(entity="tickets", path=write_csv(tmp_path / "first.csv", HEADER, _rows(8)), batch_size=3)
+    versions = dict(Ticket.objects.values_list("external_id", "version"))
+    rows = _rows(9)  # T08 is new
+    rows[1][4] = "changed in batch 1"
+    rows[7][6], rows[7][7] = "2025-03-09T10:00", "2025-03-10T10:00"  # batch 3: resolved and closed
+
+    run = import_file(entity="tickets", path=write_csv(tmp_path / "again.csv", HEADER, rows), batch_size=3)
+
+    assert (run.status, run.created, run.updated, run.rejected) == (ImportStatus.SUCCEEDED, 1, 2, 0)
+    tickets = {t.external_id: t for t in Ticket.objects.all()}
+    assert tickets["T01"].subject == "changed in batch 1"
+    assert tickets["T07"].status == Status.CLOSED
+    changed = {key for key, version in versions.items() if tickets[key].version != version}
+    assert changed == {"T01", "T07"}
+    assert TicketEvent.objects.count() == 9  # one more "created" event, none for updates
+
+
 def test_strict_mode_writes_nothing_when_the_last_batch_has_a_bad_row(tmp_path, master):
     rows = _rows(10)
     rows[9][5] = "2025-13-01"
