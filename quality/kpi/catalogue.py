@@ -126,6 +126,20 @@ def _recalled_batch() -> Q:
     return Q(Exists(Recall.batches.through.objects.filter(batch_id=OuterRef("pk"))))
 
 
+def _ticket_percent(*, time: str, where, base: Q | None = None, **kwargs) -> Kpi:
+    """A service-efficiency share of the tickets placed in P by `time`: 100 × count(where) / count(base)."""
+    return Kpi(
+        category="service_efficiency",
+        unit="%",
+        kind="ratio",
+        scale=100,
+        dims=TICKET_DIM_CODES,
+        numerator=_ticket(time, where=where),
+        denominator=_ticket(time, where=base if base is not None else Q()),
+        **kwargs,
+    )
+
+
 def _open_at(end: dt.datetime) -> Q:
     return Q(created_at__lt=end) & (Q(resolved_at__isnull=True) | Q(resolved_at__gte=end))
 
@@ -301,61 +315,44 @@ CATALOGUE = [
         definition_en="Tickets resolved in P: mean(resolved_at − created_at) in hours.",
         definition_zh="P 内解决的工单：mean(解决时间 − 创建时间)，单位小时。",
     ),
-    Kpi(
+    _ticket_percent(
+        time="resolved_at",
         code="first_time_fix_rate",
         name_en="First-time fix rate",
         name_zh="一次修复率",
-        category="service_efficiency",
-        unit="%",
         direction="up",
-        kind="ratio",
-        scale=100,
         target=85,
-        dims=TICKET_DIM_CODES,
-        numerator=_ticket("resolved_at", where=Q(visits__lte=1, reopened_count=0)),
-        denominator=_ticket("resolved_at"),
+        where=Q(visits__lte=1, reopened_count=0),
         definition_en="Tickets resolved in P: 100 × count(visits ≤ 1 and never reopened) / count.",
         definition_zh="P 内解决的工单：100 × count(上门次数 ≤ 1 且未重开) / count。",
     ),
-    Kpi(
+    _ticket_percent(
+        time="resolved_at",
         code="sla_compliance",
         name_en="SLA compliance",
         name_zh="SLA达成率",
-        category="service_efficiency",
-        unit="%",
         direction="up",
-        kind="ratio",
-        scale=100,
         target=95,
-        dims=TICKET_DIM_CODES,
-        numerator=_ticket(
-            "resolved_at",
-            where=Q(
-                response_due_at__isnull=False,
-                resolution_due_at__isnull=False,
-                first_response_at__lte=F("response_due_at"),
-                resolved_at__lte=F("resolution_due_at"),
-            ),
+        where=Q(
+            response_due_at__isnull=False,
+            resolution_due_at__isnull=False,
+            first_response_at__lte=F("response_due_at"),
+            resolved_at__lte=F("resolution_due_at"),
         ),
-        denominator=_ticket("resolved_at", where=Q(response_due_at__isnull=False, resolution_due_at__isnull=False)),
+        base=Q(response_due_at__isnull=False, resolution_due_at__isnull=False),
         definition_en="Tickets resolved in P that have both due times: 100 × count(first response by its due time "
         "and resolution by its due time) / count. A missing first response counts as a miss.",
         definition_zh="P 内解决且有两个截止时间的工单：100 × count(按时首次响应且按时解决) / count。"
         "未首次响应视为未达成。",
     ),
-    Kpi(
+    _ticket_percent(
+        time="assigned_at",
         code="dispatch_accuracy",
         name_en="Dispatch accuracy",
         name_zh="分派准确率",
-        category="service_efficiency",
-        unit="%",
         direction="up",
-        kind="ratio",
-        scale=100,
         target=90,
-        dims=TICKET_DIM_CODES,
-        numerator=_ticket("assigned_at", where=Q(reassignments=0)),
-        denominator=_ticket("assigned_at"),
+        where=Q(reassignments=0),
         definition_en="Tickets assigned in P: 100 × count(never reassigned) / count.",
         definition_zh="P 内分派的工单：100 × count(未改派) / count。",
     ),
@@ -374,69 +371,49 @@ CATALOGUE = [
         definition_en="Tickets assigned in P: mean(assigned_at − created_at) in minutes.",
         definition_zh="P 内分派的工单：mean(分派时间 − 创建时间)，单位分钟。",
     ),
-    Kpi(
+    _ticket_percent(
+        time="assigned_at",
         code="auto_dispatch_rate",
         name_en="Auto-dispatch rate",
         name_zh="自动分派率",
-        category="service_efficiency",
-        unit="%",
         direction="up",
-        kind="ratio",
-        scale=100,
         target=60,
-        dims=TICKET_DIM_CODES,
-        numerator=_ticket("assigned_at", where=Q(dispatch_method="auto")),
-        denominator=_ticket("assigned_at"),
+        where=Q(dispatch_method="auto"),
         definition_en="Tickets assigned in P: 100 × count(dispatched automatically) / count.",
         definition_zh="P 内分派的工单：100 × count(自动分派) / count。",
     ),
-    Kpi(
+    _ticket_percent(
+        time="created_at",
         code="repeat_ticket_rate",
         name_en="Repeat ticket rate",
         name_zh="重复工单率",
-        category="service_efficiency",
-        unit="%",
         direction="down",
-        kind="ratio",
-        scale=100,
         target=8,
-        dims=TICKET_DIM_CODES,
-        numerator=_ticket("created_at", where=_repeat_ticket),
-        denominator=_ticket("created_at"),
+        where=_repeat_ticket,
         definition_en="Tickets T created in P: 100 × count(T whose customer had another ticket created in the 7 "
         "days before T — for the same unit when T has one) / count.",
         definition_zh="P 内创建的工单 T：100 × count(同一客户在 T 创建前 7 天内有其他工单的 T；"
         "T 有产品时须为同一产品) / count。",
     ),
-    Kpi(
+    _ticket_percent(
+        time="resolved_at",
         code="closure_rate",
         name_en="Closure rate",
         name_zh="工单闭环率",
-        category="service_efficiency",
-        unit="%",
         direction="up",
-        kind="ratio",
-        scale=100,
         target=95,
-        dims=TICKET_DIM_CODES,
-        numerator=_ticket("resolved_at", where=Q(closed_at__isnull=False)),
-        denominator=_ticket("resolved_at"),
+        where=Q(closed_at__isnull=False),
         definition_en="Tickets resolved in P: 100 × count(closed) / count.",
         definition_zh="P 内解决的工单：100 × count(已关闭) / count。",
     ),
-    Kpi(
+    _ticket_percent(
+        time="resolved_at",
         code="follow_up_rate",
         name_en="Timely follow-up rate",
         name_zh="回访及时率",
-        category="service_efficiency",
-        unit="%",
         direction="up",
-        kind="ratio",
-        scale=100,
         target=90,
-        dims=TICKET_DIM_CODES,
-        numerator=_ticket("resolved_at", where=Q(follow_up_at__lte=F("resolved_at") + dt.timedelta(hours=72))),
-        denominator=_ticket("resolved_at"),
+        where=Q(follow_up_at__lte=F("resolved_at") + dt.timedelta(hours=72)),
         definition_en="Tickets resolved in P: 100 × count(followed up within 72 h of resolution) / count.",
         definition_zh="P 内解决的工单：100 × count(解决后 72 小时内回访) / count。",
     ),
