@@ -223,6 +223,10 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "catalog.tasks.worker_heartbeat", "schedule": 60.0},
     "kpi-snapshots-incremental": {"task": "quality.tasks.kpi_snapshots_refresh_task", "schedule": 15 * 60.0},
     "intake-uploads-purge": {"task": "intake.tasks.import_uploads_purge_task", "schedule": crontab(hour=3, minute=30)},
+    # Issue 5: the SLA sweep (escalation levels) and the deferred deliveries
+    # (notices waiting for working hours, e-mails, webhook retries).
+    "sla-sweep": {"task": "tickets.tasks.sla_sweep_task", "schedule": 60.0},
+    "notifications-deliver": {"task": "tickets.tasks.notifications_deliver_task", "schedule": 60.0},
     "kpi-snapshots-full": {
         "task": "quality.tasks.kpi_snapshots_refresh_task",
         "schedule": crontab(hour=2, minute=30),
@@ -231,3 +235,22 @@ CELERY_BEAT_SCHEDULE = {
 }
 # KPI status: within this share of the target (at least 0.5 of the unit) is "near".
 KPI_NEAR_BAND = float(os.environ.get("KPI_NEAR_BAND", "0.05"))
+
+# Service operation (issue 5)
+# A target is at risk once this share of its business time is consumed.
+SLA_AT_RISK_RATIO = float(os.environ.get("SLA_AT_RISK_RATIO", "0.8"))
+# Level 3: breached for this many more business hours -> the manager is told.
+SLA_LEVEL3_BUSINESS_HOURS = float(os.environ.get("SLA_LEVEL3_BUSINESS_HOURS", "4"))
+# The follow-up (回访) after a resolution is due this many hours later.
+FOLLOW_UP_HOURS = int(os.environ.get("FOLLOW_UP_HOURS", "72"))
+# A survey answer may be changed for this many days; then the link expires.
+SURVEY_CHANGE_DAYS = int(os.environ.get("SURVEY_CHANGE_DAYS", "7"))
+# An unanswered survey link, and a progress link, stay valid this many days.
+SURVEY_LINK_DAYS = int(os.environ.get("SURVEY_LINK_DAYS", "30"))
+PROGRESS_LINK_DAYS = int(os.environ.get("PROGRESS_LINK_DAYS", "90"))
+# Throttle of the customer-facing pages (django-ratelimit syntax, per client address).
+PUBLIC_LINK_RATE = os.environ.get("PUBLIC_LINK_RATE", "30/m")
+# Outbound webhooks: attempts before a delivery is marked failed (backoff doubles).
+WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "6"))
+# Absolute links in e-mails and copied texts (the customer links).
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")

@@ -14,7 +14,7 @@ from catalog.db import lock_one
 from catalog.exceptions import ApplicationError, ConflictError
 from catalog.models import Customer, Unit, User
 
-from .models import (
+from ..models import (
     Channel,
     DispatchMethod,
     EventKind,

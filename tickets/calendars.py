@@ -1,0 +1,1 @@
+"""Business-time arithmetic on BusinessCalendar (issue 5)."""

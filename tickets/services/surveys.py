@@ -1,0 +1,1 @@
+"""Issue 5: surveys (being built)."""
