@@ -10,6 +10,12 @@ class IntakeConfig(AppConfig):
 
     def ready(self):
         from catalog.roles import register_role_permissions
+        from quality.selectors import data_quality_provider_register
+
+        from .selectors import data_quality_card
+
+        # The KPI cards show the score of the records behind each KPI.
+        data_quality_provider_register(data_quality_card)
 
         read = ["view_importrun", "view_importrowerror", "view_mappingprofile"]
         write = [*read, "add_importrun", "add_mappingprofile", "change_mappingprofile"]

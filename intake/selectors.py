@@ -5,18 +5,19 @@ it (intake.view_importrun) reads all of it."""
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import CharField, Count, F, Max, Q, QuerySet, Sum, TextField, Value
 from django.db.models.functions import Coalesce, Lower, NullIf, Trim, TruncDate
+from django.urls import reverse
 from django.utils import timezone
 
-from catalog.models import Customer
+from catalog.models import Customer, Region
 
-from .contract import ENTITIES, REFS
+from .contract import ENTITIES, LOOKUPS, REFS, REFS_SEPARATOR
 from .models import ENTITY_ORDER, ImportMode, ImportRowError, ImportRun, ImportStatus, MappingProfile, RowErrorCode
 
 # Written by intake.tasks.import_file_task while an import runs (rows read so far), and
@@ -491,3 +492,90 @@ def data_quality_report(*, window_days: int = DQ_DEFAULT_WINDOW, entity: str | N
         "entities": entities,
         "duplicate_customers": duplicates["customers"],
     }
+
+
+# --- export in the standard template ------------------------------------------------
+
+
+def _template_cell(value) -> str:
+    """A stored value as the contract writes it: ISO 8601 (timestamps with their UTC
+    offset), true/false, decimals as stored; None is an empty cell."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def template_export_rows(*, entity: str, chunk_size: int = 5000):
+    """The records of `entity` as rows of the standard template (DATA_CONTRACT.md):
+    first the header, then one list of cells per record, references written as the
+    natural keys they are imported by. What import_file reads back is what was stored
+    (the round trip of the demo data set is tested). Streams in pk order."""
+    spec = ENTITIES[entity]
+    model = spec.model
+    paths, many = [], []
+    for column in spec.columns:
+        if column.type == REFS:
+            many.append(column)
+            paths.append(None)
+        elif column.ref:
+            lookup = LOOKUPS[column.ref]
+            # Regions are written by name (the import resolves names and spellings).
+            key = "name" if lookup.model is Region else lookup.key
+            paths.append(f"{column.name}__{key}")
+        else:
+            paths.append(column.name)
+    yield [c.name for c in spec.columns]
+    queryset = model.objects.order_by("pk")
+    last = 0
+    while True:
+        chunk = list(queryset.filter(pk__gt=last).values("pk", *(p for p in paths if p))[:chunk_size])
+        if not chunk:
+            return
+        last = chunk[-1]["pk"]
+        related = {}
+        for column in many:
+            lookup = LOOKUPS[column.ref]
+            through = getattr(model, column.name).through
+            source = f"{model._meta.model_name}_id"
+            keys = through.objects.filter(**{f"{source}__in": [r["pk"] for r in chunk]}).values_list(
+                source, f"{lookup.model._meta.model_name}__{lookup.key}"
+            )
+            grouped: dict[int, list[str]] = {}
+            for pk, key in keys:
+                grouped.setdefault(pk, []).append(key)
+            related[column.name] = {pk: REFS_SEPARATOR.join(sorted(v)) for pk, v in grouped.items()}
+        for record in chunk:
+            yield [
+                related[c.name].get(record["pk"], "") if p is None else _template_cell(record[p])
+                for c, p in zip(spec.columns, paths, strict=True)
+            ]
+
+
+# --- the data-quality score beside a KPI (registered into quality in IntakeConfig.ready) --
+
+DQ_CARD_CACHE_KEY = "intake:dq-card:{entity}"
+
+
+def data_quality_card(model_label: str) -> dict | None:
+    """For the KPI cards: the data-quality score of the template entity whose records a
+    KPI counts ("tickets.Ticket" -> tickets), or None when no entity stores that model
+    or it has no records. Cached for DATA_QUALITY_CARD_SECONDS: the score scans the
+    entity's table, the overview must not pay that on every request."""
+    entity = next((name for name, spec in ENTITIES.items() if spec.model._meta.label == model_label), None)
+    if entity is None:
+        return None
+    key = DQ_CARD_CACHE_KEY.format(entity=entity)
+    card = cache.get(key)
+    if card is None:
+        score = data_quality_score(entity=entity)
+        card = {"entity": entity, "score": score}
+        cache.set(key, card, settings.DATA_QUALITY_CARD_SECONDS)
+    if card["score"] is None:
+        return None
+    return {**card, "label": f"{card['score']:.1f}", "url": f"{reverse('intake:quality')}?entity={entity}"}

@@ -9,6 +9,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 
+from django.conf import settings
 from django.db import connections
 from django.db.models import Case, F, Max, Q, QuerySet, Value, When
 from django.utils import timezone
@@ -565,12 +566,13 @@ def _grouping_sets_direct(qs: QuerySet, trunc: Mapping, aggs: Mapping, sets: lis
 
 def _tune(cursor) -> None:
     """Inside a transaction (the refresh): no JIT (compiling these wide queries costs
-    more than it saves), memory enough that every grouping set hashes (the planner
+    more than it saves), memory enough (KPI_REFRESH_WORK_MEM) that every grouping set hashes (the planner
     overestimates the groups by orders of magnitude, the tables stay small), and the
     scan and joins below the aggregate in parallel (the planner's default costs keep
     them on one core: about half the time on two)."""
     cursor.execute(
-        "SELECT set_config('jit', 'off', true), set_config('work_mem', '1GB', true),"
+        "SELECT set_config('jit', 'off', true), set_config('work_mem', %s, true),"
         " set_config('hash_mem_multiplier', '10', true), set_config('parallel_setup_cost', '0', true),"
-        " set_config('parallel_tuple_cost', '0', true)"
+        " set_config('parallel_tuple_cost', '0', true)",
+        [settings.KPI_REFRESH_WORK_MEM],
     )

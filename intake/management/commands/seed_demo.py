@@ -35,12 +35,22 @@ class Command(BaseCommand):
             default=None,
             help="YYYY-MM-DD; the data ends at this day's local midnight (default: today)",
         )
+        parser.add_argument(
+            "--reference-only",
+            action="store_true",
+            help="only the accounts, teams, regions, product lines and failure modes (what the import "
+            "template does not carry); then import the demo's exported files (export_data) to get the rest",
+        )
 
-    def handle(self, *args, scale: str, seed: int, as_of: date | None, **options):
+    def handle(self, *args, scale: str, seed: int, as_of: date | None, reference_only: bool, **options):
         as_of = as_of or timezone.localdate()
-        counts = demo_seed(scale=scale, seed=seed, as_of=as_of, log=self.stdout.write)
+        counts = demo_seed(scale=scale, seed=seed, as_of=as_of, log=self.stdout.write, reference_only=reference_only)
         if counts is None:
             self.stdout.write("Database is not empty; seed_demo did nothing.")
+            return
+        if reference_only:
+            for label, count in sorted(counts.items()):
+                self.stdout.write(f"  {label}: {count}")
             return
         for label in ("catalog.Customer", "catalog.Unit", "tickets.Ticket", "quality.Failure", "tickets.Survey"):
             self.stdout.write(f"  {label}: {counts.get(label, 0)}")
