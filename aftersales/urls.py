@@ -18,6 +18,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("tickets/", include("tickets.urls")),
+    # Customer pages behind signed links (progress, survey): no login.
+    path("c/", include("tickets.public_urls")),
     path("dashboards/metrics/", include("quality.metric_urls")),
     path("dashboards/", include("quality.urls")),
     path("intake/", include("intake.urls")),

@@ -472,6 +472,20 @@ class _DbSink(_Sink):
         reset_queries()
 
 
+class _ReferenceSink(_DbSink):
+    """Writes only what the standard template does not carry (regions and their
+    spellings, product lines, the failure-mode taxonomy, teams; accounts are written by
+    the user writer): an installation that then imports the demo's exported files holds
+    the same data set."""
+
+    MODELS = frozenset({"catalog.Region", "catalog.RegionAlias", "catalog.ProductLine", "quality.FailureMode"})
+
+    def write(self, model: type[Model], objs: Sequence[Model]) -> None:
+        # Team and its members table.
+        if model._meta.label in self.MODELS or model._meta.app_label == "tickets" and "team" in model._meta.model_name:
+            super().write(model, objs)
+
+
 class _HashSink(_Sink):
     """Hashes every field value of every row instead of writing it."""
 
@@ -1404,11 +1418,90 @@ def _user_writer(specs: list[_UserSpec], password_hash: Callable[[], str], as_of
     return [pks[s.username] for s in specs]
 
 
+def demo_dispatch_setup() -> None:
+    """Issue 5 dispatch configuration of the demo: one rule per region to its own team
+    (as the generated history routes requests), a catch-all to the first team, and day
+    shifts (Monday to Friday 09:00-18:00, Saturday 09:00-13:00 for each team's first
+    agent) in the teams' time zone. Deterministic: rows follow the teams' member order."""
+    from tickets.models import AgentShift, DispatchRule  # the seed's other tickets imports stay as they are
+
+    regions = {r.name: r for r in Region.objects.filter(name__in=[name for name, *_ in REGIONS])}
+    teams = {t.name: t for t in Team.objects.filter(name__in=[name for name, *_ in TEAMS])}
+    rules = [
+        DispatchRule(name=f"{region} → {team}", position=10 * (i + 1), region=regions[region], team=teams[team])
+        for i, ((region, *_r), (team, *_t)) in enumerate(zip(REGIONS, TEAMS, strict=True))
+        if region in regions and team in teams
+    ]
+    if TEAMS[0][0] in teams:
+        rules.append(DispatchRule(name="Everything else", position=1000, team=teams[TEAMS[0][0]]))
+    DispatchRule.objects.bulk_create(rules)
+    shifts = []
+    for team in teams.values():
+        agents = list(team.members.filter(groups__name=AGENT, is_active=True).order_by("pk"))
+        for n, agent in enumerate(agents):
+            shifts += [AgentShift(team=team, user=agent, weekday=d, start=dtime(9), end=dtime(18)) for d in range(5)]
+            if n == 0:
+                shifts.append(AgentShift(team=team, user=agent, weekday=5, start=dtime(9), end=dtime(13)))
+    AgentShift.objects.bulk_create(shifts)
+
+
+# Issue 5 SLA policies of the demo: (priority, response, resolution) in business minutes;
+# VIP customers get the stricter set.
+DEMO_SLA = (("urgent", 30, 240), ("high", 60, 480), ("normal", 120, 1440), ("low", 240, 2880))
+DEMO_SLA_VIP = (("urgent", 15, 120), ("high", 30, 240), ("normal", 60, 720), ("low", 120, 1440))
+
+
+def demo_sla_setup(*, as_of: date, mark_imported: bool = True) -> None:
+    """Issue 5 SLA configuration of the demo: the default calendar "China business
+    hours" (Asia/Shanghai, Monday to Friday 09:00-12:00 and 13:30-18:00) with China's
+    holidays and make-up working days for the demo's years and the next, on every team;
+    one policy per priority and a stricter VIP set. The generated tickets keep their due
+    times (history): marked as imported when `mark_imported` (one UPDATE; skipped at the
+    large scale), and never swept (no sla_next_check_at)."""
+    from tickets.models import BusinessCalendar, SlaPolicy, WorkingWindow  # as demo_dispatch_setup
+    from tickets.services import calendar_holidays_prefill
+
+    calendar = BusinessCalendar.objects.create(
+        name="China business hours", time_zone="Asia/Shanghai", holiday_country="CN", is_default=True
+    )
+    WorkingWindow.objects.bulk_create(
+        WorkingWindow(calendar=calendar, weekday=day, start=start, end=end)
+        for day in range(5)
+        for start, end in ((dtime(9), dtime(12)), (dtime(13, 30), dtime(18)))
+    )
+    first = Ticket.objects.order_by("created_at").values_list("created_at", flat=True).first()
+    first_year = timezone.localtime(first).year if first else as_of.year
+    calendar_holidays_prefill(calendar=calendar, years=range(first_year, as_of.year + 2))
+    Team.objects.update(calendar=calendar)
+    SlaPolicy.objects.bulk_create(
+        [
+            SlaPolicy(name=f"{priority.capitalize()}", priority=priority, response_minutes=r, resolution_minutes=s)
+            for priority, r, s in DEMO_SLA
+        ]
+        + [
+            SlaPolicy(
+                name=f"VIP {priority}", priority=priority, segment="vip", response_minutes=r, resolution_minutes=s
+            )
+            for priority, r, s in DEMO_SLA_VIP
+        ]
+    )
+    if mark_imported:
+        Ticket.objects.exclude(response_due_at__isnull=True, resolution_due_at__isnull=True).update(
+            sla_due_source="import"
+        )
+
+
 def demo_seed(
-    *, scale: str = "small", seed: int = DEFAULT_SEED, as_of: date | None = None, log: Callable[[str], None] = print
+    *,
+    scale: str = "small",
+    seed: int = DEFAULT_SEED,
+    as_of: date | None = None,
+    log: Callable[[str], None] = print,
+    reference_only: bool = False,
 ) -> dict[str, int] | None:
     """Fill an empty database with the demo data set; return the row counts per model,
-    or None (writing nothing) when the database already holds data.
+    or None (writing nothing) when the database already holds data. `reference_only`:
+    only the accounts, teams and reference data the import template does not carry.
 
     Everything is written in one transaction, so a failed load leaves the database
     empty rather than half-seeded; on PostgreSQL an advisory lock keeps two concurrent
@@ -1423,7 +1516,7 @@ def demo_seed(
         if not demo_database_is_empty():
             return None
         log(f"seed_demo: scale {scale}, seed {seed}, as of {as_of.isoformat()}")
-        sink = _DbSink()
+        sink = _ReferenceSink() if reference_only else _DbSink()
         generator = _Generator(scale=spec, seed=seed, as_of=as_of, sink=sink, log=log)
         generator.run(user_pks=lambda specs: _user_writer(specs, lambda: generator.password_hash, as_of))
         if spec.full_timeline:
@@ -1445,6 +1538,8 @@ def demo_seed(
             with connection.cursor() as cursor:
                 for sql in statements:
                     cursor.execute(sql)
+        demo_dispatch_setup()
+        demo_sla_setup(as_of=as_of, mark_imported=spec.full_timeline)
         generator._progress("committing")
     log(f"  done in {time.monotonic() - generator.t0:.1f} s")
     return sink.counts

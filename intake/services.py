@@ -59,7 +59,7 @@ from catalog.exceptions import ApplicationError
 from catalog.models import User, region_key
 from catalog.services import region_resolve
 from quality.models import FailureMode
-from tickets.models import EventKind, Status, TicketEvent
+from tickets.models import OPEN_STATUSES, EventKind, SlaDueSource, Status, Team, TicketEvent
 
 from . import bulk
 from .columns import all_columns, entity_columns
@@ -788,6 +788,9 @@ class _Engine:
         self.m2m = tuple(c for c in spec.columns if c.type == REFS)
         self.plain_key = all(spec.by_name[c].type not in (REF, REFS) for c in spec.key)
         self.is_tickets = spec.name == "tickets"
+        # New tickets get their SLA (policy, due times unless given, first checkpoint).
+        self.sla = _TicketSla() if self.is_tickets else None
+        self.create_attnames = [c.attname for c in self.plain] + (list(_TicketSla.COLUMNS) if self.sla else [])
         self.keys = _KeyIndex()
         self.batch: list[_Row] = []
         self.sink: Callable[[list[_Row], int, int], None] = self.process_batch
@@ -1055,6 +1058,8 @@ class _Engine:
         # the database, and the rest is Python (or lands that batch first: _connection).
         found = self._references(wanted)
         existing = self._existing([r for r in rows if r.key]) if self.plain_key else None
+        if self.sla is not None:
+            self.sla.prefetch(found, wanted)
         self._launch()
         # References are resolved for every row (a bad row reports all its problems);
         # the rules run only on rows whose every cell was understood.
@@ -1087,6 +1092,8 @@ class _Engine:
                     row.merged = row.existing = None  # unchanged: nothing to write
                     continue
                 batch.updates.append((row, [c for c in columns if row.merged[c] != row.existing[c]]))
+        if self.sla is not None and batch.creates:
+            self.sla.fill(batch.creates)
 
     # the batch in flight
 
@@ -1181,11 +1188,11 @@ class _Engine:
         if self.fk_checks is None:
             self._connection()
             self.fk_checks = bulk.fk_checks_now(self.copy_models)
-        model, plain_values = self.model, self.plain_values
+        model = self.model
         rows = bulk.copy_prepare(
             model,
-            [c.attname for c in self.plain],
-            [plain_values(row.merged) for row in creates],
+            self.create_attnames,
+            [self._create_values(row.merged) for row in creates],
             leading=model._meta.pk.attname,
         )
         events = None
@@ -1204,6 +1211,12 @@ class _Engine:
                 cursor.execute(statement)
 
         return write
+
+    def _create_values(self, merged: dict) -> tuple:
+        """A new record's values in the order of create_attnames."""
+        if self.sla is None:
+            return self.plain_values(merged)
+        return (*self.plain_values(merged), *merged["_sla"])
 
     @staticmethod
     def _created_events(creates: list[_Row], *, ids: bool = True) -> tuple[list[str], list[tuple]]:
@@ -1541,8 +1554,8 @@ class _Engine:
         model = self.model
         by_name = self.spec.by_name
         if creates:
-            values = [self.plain_values(row.merged) for row in creates]
-            ids = bulk.insert(model, [c.attname for c in self.plain], values)
+            values = [self._create_values(row.merged) for row in creates]
+            ids = bulk.insert(model, self.create_attnames, values)
             for pk, row in zip(ids, creates, strict=True):
                 row.merged["id"] = pk
             if self.is_tickets:
@@ -1581,6 +1594,108 @@ class _Engine:
             for other in sorted(row.merged[name])
         ]
         through.objects.bulk_create(links)
+
+
+class _TicketSla:
+    """SLA fields of the new tickets of an import, in bulk: the active policies are
+    matched in memory (tickets.services.sla's rule), one clock per calendar. Due times
+    given in the file are kept (sla_due_source=import; a missing one comes from the
+    policy); otherwise the policy computes both. Open tickets get their first
+    checkpoint (sla_next_check_at) so the sweep takes them over."""
+
+    COLUMNS = ("sla_policy_id", "sla_due_source", "sla_next_check_at")
+
+    def __init__(self):
+        from tickets.calendars import ClockCache
+        from tickets.services.sla import SlaPolicyMatcher
+
+        self.matcher = SlaPolicyMatcher()
+        facts = {fact for wanted, _policy in self.matcher.ranked for fact, _value in wanted}
+        self.need_customer = bool(facts & {"segment", "region_id"})
+        self.need_unit = "product_line_id" in facts
+        self.customers: dict[int, tuple] = {}  # id -> (segment, region_id)
+        self.units: dict[int, int | None] = {}  # id -> product line id
+        self.teams: dict[int, int | None] | None = None  # id -> calendar id (read when needed)
+        self.clocks = ClockCache()
+        self.matches: dict[tuple, object] = {}
+
+    def prefetch(self, found: dict[str, dict], wanted: dict[str, set]) -> None:
+        """Read what the policies match on for the batch's customers and units (before
+        the batch in flight is launched: the connection is free). fill() then needs no
+        query: the clocks of every calendar a new ticket can use are read here too."""
+        if self.teams is None:
+            self.teams = dict(Team.objects.values_list("pk", "calendar_id"))
+            self.clocks.default_id()
+        if self.need_customer:
+            ids = {found["customer"][k] for k in wanted.get("customer", ()) if k in found.get("customer", {})}
+            missing = ids - self.customers.keys()
+            if missing:
+                from catalog.models import Customer
+
+                for pk, segment, region in Customer.objects.filter(pk__in=missing).values_list(
+                    "pk", "segment", "region_id"
+                ):
+                    self.customers[pk] = (segment, region)
+        if self.need_unit:
+            ids = {found["unit"][k] for k in wanted.get("unit", ()) if k in found.get("unit", {})}
+            missing = ids - self.units.keys()
+            if missing:
+                from catalog.models import Unit
+
+                self.units.update(
+                    Unit.objects.filter(pk__in=missing).values_list("pk", "product_model__product_line_id")
+                )
+        calendars = {p.calendar_id for _w, p in self.matcher.ranked} | set(self.teams.values())
+        self.clocks.load(calendars)
+
+    def fill(self, rows: list) -> None:
+        from types import SimpleNamespace
+
+        from tickets.services.sla import SlaFacts, sla_next_check
+
+        matcher, matches, clocks = self.matcher, self.matches, self.clocks
+        for row in rows:
+            merged = row.merged
+            response, resolution = merged["response_due_at"], merged["resolution_due_at"]
+            given = response is not None or resolution is not None
+            policy = None
+            if matcher.ranked:
+                segment, region = self.customers.get(merged["customer"], (None, None))
+                key = (merged["priority"], merged["type"], segment, self.units.get(merged["unit"]), region)
+                if key not in matches:
+                    matches[key] = matcher.match(SlaFacts(*key))
+                policy = matches[key]
+            if policy is None and not given:
+                merged["_sla"] = (None, "", None)
+                continue
+            calendar_id = policy.calendar_id if policy is not None and policy.calendar_id else None
+            if calendar_id is None and self.teams is not None:
+                calendar_id = self.teams.get(merged["team"])
+            clock = clocks.get(calendar_id)
+            created = merged["created_at"]
+            if policy is not None:
+                if response is None:
+                    merged["response_due_at"] = response = clock.add(created, policy.response_minutes)
+                if resolution is None:
+                    merged["resolution_due_at"] = resolution = clock.add(created, policy.resolution_minutes)
+            next_check = None
+            if merged["status"] in OPEN_STATUSES:
+                ticket = SimpleNamespace(
+                    status=merged["status"],
+                    sla_paused_at=None,
+                    sla_paused_minutes=0,
+                    created_at=created,
+                    first_response_at=merged["first_response_at"],
+                    resolved_at=merged["resolved_at"],
+                    response_due_at=response,
+                    resolution_due_at=resolution,
+                )
+                next_check = sla_next_check(ticket, clock, done=set())
+            merged["_sla"] = (
+                policy.pk if policy is not None else None,
+                SlaDueSource.IMPORT if given else SlaDueSource.POLICY,
+                next_check,
+            )
 
 
 def _lookup_label(lookup: Lookup) -> str:

@@ -345,7 +345,7 @@ def js_labels() -> dict[str, str]:
         "cumulative": _("Cumulative %"),
         "paretoCount": _("Records in the numerator"),
         "paretoSum": _("Total"),
-        "paretoLine": _("80 % line"),
+        "paretoLine": _("Line at 80%"),
         "topOf": _("Top %(shown)s of %(total)s members."),
         "quarter": _("%(year)s Q%(quarter)s"),
         "provisionalMark": _("provisional"),

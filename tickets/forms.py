@@ -101,6 +101,7 @@ class QueueFilterForm(BootstrapMixin, forms.Form):
             ("priority", _("Priority")),
             ("status", _("Status")),
             ("due", _("Resolution due")),
+            ("sla_due", _("Nearest due time")),
         ],
     )
 
@@ -276,4 +277,14 @@ class CustomerCreateForm(BootstrapMixin, forms.Form):
     email = forms.EmailField(label=capfirst(Customer._meta.get_field("email").verbose_name), required=False)
     city = forms.CharField(
         label=capfirst(Customer._meta.get_field("city").verbose_name), max_length=120, required=False
+    )
+
+
+class ServiceTaskCompleteForm(BootstrapMixin, forms.Form):
+    """Records a follow-up or callback (services.followups.service_task_complete)."""
+
+    outcome = forms.CharField(
+        label=_("Outcome"),
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": _("What did the customer say?")}),
     )

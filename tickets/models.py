@@ -219,9 +219,19 @@ class Ticket(models.Model):
     external_id = models.CharField(_("ticket number"), max_length=64, unique=True)
     # Public identifier for customer links; the integer pk never leaves staff pages.
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="tickets", verbose_name=_("customer"))
+    # The four foreign keys below are served by the composite indexes of Meta (their
+    # leading column); their own single-column indexes would only slow down inserts.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="tickets", verbose_name=_("customer"), db_index=False
+    )
     unit = models.ForeignKey(
-        Unit, on_delete=models.PROTECT, null=True, blank=True, related_name="tickets", verbose_name=_("unit")
+        Unit,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tickets",
+        verbose_name=_("unit"),
+        db_index=False,
     )
     type = models.CharField(_("type"), max_length=16, choices=TicketType.choices)
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
@@ -229,7 +239,13 @@ class Ticket(models.Model):
     subject = models.CharField(_("subject"), max_length=255)
     description = models.TextField(_("description"), blank=True)
     team = models.ForeignKey(
-        Team, on_delete=models.PROTECT, null=True, blank=True, related_name="tickets", verbose_name=_("team")
+        Team,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tickets",
+        verbose_name=_("team"),
+        db_index=False,
     )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -238,6 +254,7 @@ class Ticket(models.Model):
         blank=True,
         related_name="assigned_tickets",
         verbose_name=_("assignee"),
+        db_index=False,
     )
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.NEW)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
@@ -255,8 +272,15 @@ class Ticket(models.Model):
     # SLA clock. Due times come from the policy (recomputed from elapsed business time on
     # a change of priority or policy) or from an import; paused business minutes move
     # them on; sla_next_check_at is when the escalation sweep must next look at it.
+    # No index: only deleting a policy looks tickets up by it (deactivate instead).
     sla_policy = models.ForeignKey(
-        SlaPolicy, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("SLA policy")
+        SlaPolicy,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("SLA policy"),
+        db_index=False,
     )
     sla_due_source = models.CharField(_("due times from"), max_length=8, choices=SlaDueSource.choices, blank=True)
     sla_paused_at = models.DateTimeField(_("SLA paused since"), null=True, blank=True)
@@ -330,7 +354,8 @@ class EventKind(models.TextChoices):
 class TicketEvent(models.Model):
     """Append-only timeline: one row per applied change, never edited or deleted."""
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    # Served by the (ticket, at) index.
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events", db_index=False)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

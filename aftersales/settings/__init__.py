@@ -173,9 +173,15 @@ SPECTACULAR_SETTINGS = {
     # Choice sets whose field names ("status", "mode", "source") other models use too.
     "ENUM_NAME_OVERRIDES": {
         "StatusEnum": "tickets.models.Status",  # the name it had before ImportStatus came
+        "TypeEnum": "tickets.models.TicketType",  # tickets' type and dispatch rules' ticket_type
         "ImportStatusEnum": "intake.models.ImportStatus",
         "ImportModeEnum": "intake.models.ImportMode",
         "ImportSourceEnum": "intake.models.ImportSource",
+        "WeekdayEnum": "tickets.models.Weekday",
+        "CalendarDayKindEnum": "tickets.models.CalendarDayKind",
+        "TaskKindEnum": "tickets.models.TaskKind",
+        "EventKindEnum": "tickets.models.EventKind",
+        "KpiKindEnum": ["ratio", "mean", "count"],
     },
 }
 
@@ -216,6 +222,11 @@ DATA_FRESHNESS_HOURS = int(os.environ.get("DATA_FRESHNESS_HOURS", "48"))
 LABOR_RATE = float(os.environ.get("LABOR_RATE", "100"))
 # Stored web uploads of finished imports are deleted after this many days.
 IMPORT_UPLOAD_RETENTION_DAYS = int(os.environ.get("IMPORT_UPLOAD_RETENTION_DAYS", "30"))
+# The data-quality score shown beside KPI cards is recomputed at most this often.
+DATA_QUALITY_CARD_SECONDS = int(os.environ.get("DATA_QUALITY_CARD_SECONDS", "900"))
+# Memory per sort/hash of the KPI refresh queries (PostgreSQL, set for the refresh
+# transaction only): enough for every grouping set to hash at a million tickets.
+KPI_REFRESH_WORK_MEM = os.environ.get("KPI_REFRESH_WORK_MEM", "1GB")
 
 # Defaults for the beat schedule; django-celery-beat copies them into its tables, where
 # the admin can edit them.

@@ -65,7 +65,7 @@ def ids(response) -> list[int]:
 def make(*, actor, team, hours=0.0, assignee=None, **kwargs) -> Ticket:
     values = {"subject": "Washer leaks", "type": "repair", "channel": "phone", "customer": None, **kwargs}
     values["customer"] = values["customer"] or CustomerFactory()
-    return services.ticket_create(actor=actor, team=team, assignee=assignee, at=at(hours), **values)
+    return services.ticket_create(actor=actor, team=team, assignee=assignee, at=at(hours), dispatch=False, **values)
 
 
 @pytest.fixture

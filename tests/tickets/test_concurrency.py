@@ -48,7 +48,7 @@ def run_threads(count: int, work) -> list:
 
 def ticket_in_progress(agent, team) -> Ticket:
     ticket = services.ticket_create(
-        actor=agent, customer=CustomerFactory(), team=team, subject="Race", type="repair", channel="app"
+        actor=agent, customer=CustomerFactory(), team=team, subject="Race", type="repair", channel="app", dispatch=False
     )
     services.ticket_assign(ticket_id=ticket.pk, assignee=agent, actor=agent)
     ticket = services.ticket_transition(ticket_id=ticket.pk, to_status="in_progress", actor=agent)
@@ -137,6 +137,7 @@ def test_racing_for_one_ticket_number_is_a_refusal_not_a_crash(agent, team_a):
             type="repair",
             channel="web",
             external_id="EXT-RACE",
+            dispatch=False,  # the race for the number only
         ).pk
 
     results = run_threads(10, work)

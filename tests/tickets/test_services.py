@@ -60,7 +60,8 @@ def customer(db):
 
 
 def make_ticket(*, actor, team, customer, **kwargs) -> Ticket:
-    defaults = {"subject": "Washer leaks", "type": "repair", "channel": "phone", "at": T0}
+    # Auto-dispatch is tested in test_dispatch.py; here the gate starts from a new ticket.
+    defaults = {"subject": "Washer leaks", "type": "repair", "channel": "phone", "at": T0, "dispatch": False}
     return services.ticket_create(actor=actor, customer=customer, team=team, **{**defaults, **kwargs})
 
 

@@ -259,9 +259,11 @@ def test_create_redirects_and_writes_one_ticket_and_event(agent, team_a):
     ticket = Ticket.objects.get()
     assert response.status_code == 302
     assert response.url == detail_url(ticket)
-    assert (ticket.customer, ticket.unit, ticket.team, ticket.status) == (unit.customer, unit, team_a, Status.NEW)
+    assert (ticket.customer, ticket.unit, ticket.team) == (unit.customer, unit, team_a)
+    # No assignee chosen: auto-dispatch gives it to the team's only agent (test_dispatch.py).
+    assert (ticket.status, ticket.assignee, ticket.dispatch_method) == (Status.ASSIGNED, agent, "auto")
     assert ticket.priority == "high" and ticket.subject == "Drum does not spin"
-    assert TicketEvent.objects.filter(ticket=ticket).count() == 1
+    assert list(TicketEvent.objects.filter(ticket=ticket).values_list("kind", flat=True)) == ["created", "assigned"]
     follow = client.get(response.url)
     assert any(ticket.external_id in m for m in messages_of(follow))
 

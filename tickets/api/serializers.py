@@ -1,11 +1,13 @@
 """Ticket API shapes. Input serializers only parse; the services decide."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.models import Customer, Unit, User
 from catalog.roles import user_has_global_read
-from tickets.models import Channel, Priority, Status, Team, Ticket, TicketEvent, TicketType
-from tickets.selectors import teams_for_user
+from tickets.calendars import ClockCache
+from tickets.models import OPEN_STATUSES, Channel, Priority, SlaPolicy, Status, Team, Ticket, TicketEvent, TicketType
+from tickets.selectors import teams_for_user, ticket_sla_state
 
 
 class TicketEventSerializer(serializers.ModelSerializer):
@@ -16,6 +18,27 @@ class TicketEventSerializer(serializers.ModelSerializer):
         fields = ["id", "at", "actor", "kind", "from_value", "to_value", "comment", "public"]
 
 
+class SlaTargetStateSerializer(serializers.Serializer):
+    target = serializers.ChoiceField(choices=["response", "resolution"])
+    state = serializers.ChoiceField(choices=["ok", "at_risk", "breached", "met", "paused", "none"])
+    due_at = serializers.DateTimeField(allow_null=True)
+    business_minutes_left = serializers.FloatField(
+        allow_null=True, help_text="Negative when breached: the business minutes overdue."
+    )
+    met_at = serializers.DateTimeField(allow_null=True)
+    met_late = serializers.BooleanField()
+    paused_since = serializers.DateTimeField(allow_null=True)
+
+
+class SlaBlockSerializer(serializers.Serializer):
+    policy = serializers.CharField(allow_null=True)
+    due_source = serializers.CharField(help_text="policy, import, or empty")
+    paused_since = serializers.DateTimeField(allow_null=True)
+    paused_minutes = serializers.IntegerField()
+    response = SlaTargetStateSerializer()
+    resolution = SlaTargetStateSerializer()
+
+
 class TicketSerializer(serializers.ModelSerializer):
     customer = serializers.CharField(source="customer.external_id", read_only=True)
     customer_name = serializers.CharField(source="customer.name", read_only=True)
@@ -24,6 +47,7 @@ class TicketSerializer(serializers.ModelSerializer):
     product_model = serializers.CharField(source="unit.product_model.code", default=None, read_only=True)
     team = serializers.CharField(source="team.name", default=None, read_only=True)
     assignee = serializers.CharField(source="assignee.username", default=None, read_only=True)
+    sla = serializers.SerializerMethodField()
 
     class Meta:
         model = Ticket
@@ -58,8 +82,34 @@ class TicketSerializer(serializers.ModelSerializer):
             "reopened_count",
             "version",
             "updated_at",
+            "sla",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(SlaBlockSerializer)
+    def get_sla(self, ticket) -> dict:
+        # One policy map and one clock per calendar for the whole response, read only
+        # when a ticket has an SLA (a list page costs the same queries as one ticket).
+        name = calendar_id = None
+        if ticket.sla_policy_id is not None:
+            if "_sla_policies" not in self.context:
+                rows = SlaPolicy.objects.values_list("pk", "name", "calendar_id")
+                self.context["_sla_policies"] = {pk: (n, c) for pk, n, c in rows}
+            name, calendar_id = self.context["_sla_policies"].get(ticket.sla_policy_id, (None, None))
+        if calendar_id is None and ticket.team_id:
+            calendar_id = ticket.team.calendar_id
+        clock = None
+        if ticket.status in OPEN_STATUSES and (ticket.response_due_at or ticket.resolution_due_at):
+            clock = self.context.setdefault("_sla_clocks", ClockCache()).get(calendar_id)
+        states = ticket_sla_state(ticket, clock=clock)
+        keep = ("target", "state", "due_at", "business_minutes_left", "met_at", "met_late", "paused_since")
+        return {
+            "policy": name,
+            "due_source": ticket.sla_due_source,
+            "paused_since": ticket.sla_paused_at,
+            "paused_minutes": ticket.sla_paused_minutes,
+            **{target: {k: item[k] for k in keep} for target, item in states.items()},
+        }
 
 
 class TicketDetailSerializer(TicketSerializer):

@@ -90,6 +90,11 @@ def _apply(ticket: Ticket, change: _Change, *, actor: User | None, at: datetime)
             _("A change cannot happen before the ticket was created."),
             errors={"at": [_("before the ticket's creation")]},
         )
+    if "status" in change.fields or "first_response_at" in change.fields:
+        # The SLA clock follows: pause, resume, reopen, met targets, next checkpoint.
+        from .sla import sla_change_fields
+
+        change.fields.update(sla_change_fields(ticket, change.fields, at=at))
     for name, value in change.fields.items():
         setattr(ticket, name, value)
     ticket.version += 1
@@ -164,9 +169,13 @@ def ticket_create(
     assignee: User | None = None,
     external_id: str | None = None,
     at: datetime | None = None,
+    skill: str = "",
+    dispatch: bool = True,
 ) -> Ticket:
     """Create a ticket (status new, or assigned when an assignee is given) and its
-    `created` event. Validates everything first, so a refusal writes nothing."""
+    `created` event. Validates everything first, so a refusal writes nothing. Without
+    an assignee it is auto-dispatched in the same transaction (tickets.services.dispatch)
+    unless dispatch=False."""
     at = _now(at)
     errors: dict[str, list[str]] = {}
     if not (subject or "").strip():
@@ -175,6 +184,7 @@ def ticket_create(
     _check_choice(channel, Channel, "channel", errors)
     _check_choice(priority, Priority, "priority", errors)
     _check_length((subject or "").strip(), "subject", errors)
+    _check_length(skill, "skill", errors)
     if external_id is not None:
         if not external_id.strip():
             errors["external_id"] = [_("This field may not be blank.")]
@@ -195,13 +205,20 @@ def ticket_create(
         subject=subject.strip(),
         description=description,
         team=team,
+        skill=skill,
     )
     TicketEvent.objects.create(
         ticket=ticket, actor=actor, at=at, kind=EventKind.CREATED, to_value=Status.NEW, public=True
     )
     if assignee is not None:
         ticket = ticket_assign(ticket_id=ticket.pk, assignee=assignee, actor=actor, at=at)
-    return ticket
+    elif dispatch:
+        from .dispatch import ticket_dispatch  # dispatch builds on this module's gate
+
+        ticket = ticket_dispatch(ticket_id=ticket.pk, actor=actor, at=at)
+    from .sla import sla_ticket_start  # the SLA builds on this module's gate
+
+    return sla_ticket_start(ticket=ticket, at=at)
 
 
 @transaction.atomic
@@ -246,7 +263,12 @@ def ticket_transition(
     change = _Change(
         kind=EventKind.STATUS, fields=fields, from_value=ticket.status, to_value=to_status, comment=comment, public=True
     )
-    return _apply(ticket, change, actor=actor, at=at)
+    ticket = _apply(ticket, change, actor=actor, at=at)
+    if to_status == Status.RESOLVED:
+        from .followups import ticket_resolved_followups  # follow-ups build on this module's gate
+
+        ticket_resolved_followups(ticket=ticket, at=at)
+    return ticket
 
 
 @transaction.atomic
