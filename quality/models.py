@@ -61,6 +61,20 @@ class Failure(models.Model):
     )
     labor_hours = models.DecimalField(_("labour hours"), max_digits=8, decimal_places=2, default=0)
     parts_cost = models.DecimalField(_("parts cost"), max_digits=12, decimal_places=2, default=0)
+    repair_action = models.TextField(_("repair action"), blank=True)
+    # Repeat failure: the same unit had the same mode repaired within
+    # REPEAT_FAILURE_WINDOW_DAYS before this one; repeat_of is that earlier repair.
+    repeat_of = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="repeated_by",
+        verbose_name=_("repeat of"),
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-occurred_at"]
@@ -87,10 +101,41 @@ class Failure(models.Model):
         return self.external_id
 
 
+class FailurePart(models.Model):
+    """A part used in a repair; the failure's parts_cost is the sum of quantity x cost."""
+
+    failure = models.ForeignKey(Failure, on_delete=models.CASCADE, related_name="parts", verbose_name=_("failure"))
+    part_number = models.CharField(_("part number"), max_length=64)
+    component = models.ForeignKey(
+        Component, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("component")
+    )
+    quantity = models.PositiveIntegerField(_("quantity"), default=1)
+    unit_cost = models.DecimalField(_("unit cost"), max_digits=12, decimal_places=2, default=0)
+
+    class Meta:
+        ordering = ["failure", "id"]
+        verbose_name = _("part used")
+        verbose_name_plural = _("parts used")
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0) & Q(unit_cost__gte=0), name="failure_part_positive")
+        ]
+
+    def __str__(self):
+        return f"{self.part_number} x{self.quantity}"
+
+
 class RecallSeverity(models.TextChoices):
     CLASS_I = "class_i", _("Class I")
     CLASS_II = "class_ii", _("Class II")
     CLASS_III = "class_iii", _("Class III")
+
+
+class RecallState(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    APPROVED = "approved", _("Approved")
+    LAUNCHED = "launched", _("Launched")
+    COMPLETED = "completed", _("Completed")
+    TERMINATED = "terminated", _("Terminated")
 
 
 class Recall(models.Model):
@@ -100,6 +145,15 @@ class Recall(models.Model):
     opened_at = models.DateTimeField(_("opened at"))
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     batches = models.ManyToManyField(Batch, related_name="recalls", verbose_name=_("batches"))
+    reason = models.TextField(_("reason"), blank=True)
+    remedy = models.TextField(_("remedy"), blank=True)
+    # Imported campaigns are running ones; campaigns made in the product start as drafts
+    # (quality.services sets it).
+    state = models.CharField(_("state"), max_length=12, choices=RecallState.choices, default=RecallState.LAUNCHED)
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
+    launched_at = models.DateTimeField(_("launched at"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+    terminated_at = models.DateTimeField(_("terminated at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-opened_at"]
@@ -114,6 +168,46 @@ class Recall(models.Model):
 
     def __str__(self):
         return f"{self.code} {self.title}"
+
+
+class RecallSerialRange(models.Model):
+    """Part of a recall's scope: the serials from `first` to `last` inclusive, in string
+    order (both of one length and prefix, e.g. SN-AC500-000100 .. SN-AC500-000199)."""
+
+    recall = models.ForeignKey(Recall, on_delete=models.CASCADE, related_name="serial_ranges")
+    first = models.CharField(_("first serial"), max_length=64)
+    last = models.CharField(_("last serial"), max_length=64)
+
+    class Meta:
+        ordering = ["recall", "first"]
+        verbose_name = _("serial range")
+        verbose_name_plural = _("serial ranges")
+        constraints = [models.CheckConstraint(condition=Q(last__gte=F("first")), name="serial_range_ordered")]
+
+    def __str__(self):
+        return f"{self.first}..{self.last}"
+
+
+class RecallEvent(models.Model):
+    """Append-only log of a recall's state changes and scope computations."""
+
+    recall = models.ForeignKey(Recall, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=16)
+    from_value = models.CharField(max_length=64, blank=True)
+    to_value = models.CharField(max_length=64, blank=True)
+    comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = _("recall event")
+        verbose_name_plural = _("recall events")
+
+    def __str__(self):
+        return f"{self.recall_id}:{self.kind}@{self.at:%Y-%m-%d %H:%M}"
 
 
 class RecallUnitStatus(models.TextChoices):
@@ -131,6 +225,13 @@ class RecallUnit(models.Model):
         _("status"), max_length=12, choices=RecallUnitStatus.choices, default=RecallUnitStatus.PENDING
     )
     remedied_at = models.DateTimeField(_("remedied at"), null=True, blank=True)
+    notified_at = models.DateTimeField(_("notified at"), null=True, blank=True)
+    scheduled_at = models.DateTimeField(_("scheduled at"), null=True, blank=True)
+    unreachable_at = models.DateTimeField(_("unreachable since"), null=True, blank=True)
+    # The remedy is done through a ticket linked to the recall.
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.SET_NULL, null=True, blank=True, related_name="recall_units", verbose_name=_("ticket")
+    )
 
     class Meta:
         verbose_name = _("recall unit")

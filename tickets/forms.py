@@ -192,8 +192,24 @@ class TicketCreateForm(BootstrapMixin, forms.Form):
         label=_label("assignee"), queryset=None, required=False, empty_label=_("Nobody yet (dispatch later)")
     )
 
+    # Routes the ticket through the dispatch rules (e.g. "compressor").
+    skill = forms.CharField(
+        label=_label("skill"), max_length=64, required=False, help_text=_("Optional: matched by the dispatch rules.")
+    )
+
     # The form fields that are handed to services.ticket_create.
-    SERVICE_FIELDS = ("customer", "unit", "type", "channel", "priority", "subject", "description", "team", "assignee")
+    SERVICE_FIELDS = (
+        "customer",
+        "unit",
+        "type",
+        "channel",
+        "priority",
+        "subject",
+        "description",
+        "skill",
+        "team",
+        "assignee",
+    )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import metrics, views
 
@@ -12,4 +12,8 @@ urlpatterns = [
     path("metrics/", metrics.MetricListView.as_view(), name="metric-list"),
     path("metrics/fields/", metrics.MetricFieldsView.as_view(), name="metric-fields"),
     path("metrics/<str:code>/", metrics.MetricDetailView.as_view(), name="metric-detail"),
+    # Issue 6: reliability analyses, failures and traceability, recalls.
+    path("", include("quality.api.analysis")),
+    path("", include("quality.api.failures")),
+    path("", include("quality.api.recalls")),
 ]

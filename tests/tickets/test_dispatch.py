@@ -497,3 +497,20 @@ def test_the_demo_routes_each_region_to_its_team_on_weekdays():
     sunday = dt.datetime(2025, 6, 8, 12, 0, tzinfo=SHANGHAI)
     waiting = create(customer=north_customer, when=sunday)
     assert (waiting.team, waiting.assignee) == (north_team, None)
+
+
+def test_the_skill_tag_given_through_the_api_routes_the_ticket(world):
+    rule(world["general"], position=10)
+    rule(world["washers"], position=1, skill="drum")
+    client = api_for(UserFactory(username="root", roles=["admin"]))
+    customer = CustomerFactory()
+    body = {"customer": customer.external_id, "type": "repair", "channel": "phone", "subject": "Drum noise"}
+
+    routed = client.post("/api/v1/tickets/", {**body, "skill": "drum"}, format="json")
+    plain = client.post("/api/v1/tickets/", body, format="json")
+
+    assert routed.status_code == plain.status_code == 201, (routed.json(), plain.json())
+    assert (routed.json()["skill"], routed.json()["team"], routed.json()["assignee"]) == ("drum", "Washers", "wash1")
+    assert (plain.json()["skill"], plain.json()["team"]) == ("", "General")
+    too_long = client.post("/api/v1/tickets/", {**body, "skill": "x" * 65}, format="json")
+    assert too_long.status_code == 400 and "skill" in too_long.json()["errors"]

@@ -66,6 +66,7 @@ class TicketSerializer(serializers.ModelSerializer):
             "status",
             "subject",
             "description",
+            "skill",
             "team",
             "assignee",
             "created_at",
@@ -159,6 +160,8 @@ class TicketCreateSerializer(serializers.Serializer):
     priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.NORMAL)
     subject = serializers.CharField(max_length=255)
     description = serializers.CharField(required=False, allow_blank=True, default="")
+    # Matched by the dispatch rules.
+    skill = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     team = ScopedTeamField(required=False, allow_null=True)
     assignee = NaturalKeyField(
         slug_field="username", queryset=User.objects.filter(is_active=True), required=False, allow_null=True

@@ -15,12 +15,12 @@ from django.utils.translation import gettext as _
 from catalog.db import lock_one
 from catalog.exceptions import ApplicationError
 
-from .kpi.engine import kpi_compute_plan
-from .kpi.periods import GRAINS, grain_floor, grain_next, kpi_zone
-from .kpi.registry import DIMENSIONS, kpi_lookup, kpi_registry
-from .metrics import MetricDefinitionError, metric_definition_clean
-from .models import KpiRefreshState, KpiSnapshot, KpiTarget, MetricDefinition
-from .selectors import SNAPSHOT_PLAN
+from ..kpi.engine import kpi_compute_plan
+from ..kpi.periods import GRAINS, grain_floor, grain_next, kpi_zone
+from ..kpi.registry import DIMENSIONS, kpi_lookup, kpi_registry
+from ..metrics import MetricDefinitionError, metric_definition_clean
+from ..models import KpiRefreshState, KpiSnapshot, KpiTarget, MetricDefinition
+from ..selectors import SNAPSHOT_PLAN
 
 # Which grains are stored, and for which single dimensions ("*": every supported one).
 # Only months are kept per member: per-member days and weeks would outnumber the records.

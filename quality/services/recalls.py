@@ -1,0 +1,1 @@
+"""Issue 6: recalls (being built)."""
