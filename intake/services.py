@@ -58,7 +58,8 @@ from django.utils.translation import gettext as _
 from catalog.exceptions import ApplicationError
 from catalog.models import User, region_key
 from catalog.services import region_resolve
-from quality.models import FailureMode
+from quality.models import Failure, FailureMode
+from quality.services import failure_repeats_mark
 from tickets.models import OPEN_STATUSES, EventKind, SlaDueSource, Status, Team, TicketEvent
 
 from . import bulk
@@ -583,6 +584,8 @@ def _import(
                     engine.finish()
                 finally:
                     engine.close()  # before any rollback: no write may be left in flight
+                if engine.failure_units and not rollback:
+                    _failure_repeats_mark(engine.failure_units)
             except FileError as exc:
                 outcome.file_error = exc.reason
                 outcome.error(0, exc.column, exc.value, exc.reason, RowErrorCode.FILE)
@@ -593,6 +596,15 @@ def _import(
     except _Rollback:
         pass
     return outcome
+
+
+def _failure_repeats_mark(unit_ids: set[int]) -> None:
+    """Repeat flags of the failures of the units an import wrote (quality's rule, in
+    the database); in chunks, to stay under the databases' parameter limits."""
+    units = sorted(unit_ids)
+    for start in range(0, len(units), 500):
+        chunk = units[start : start + 500]
+        failure_repeats_mark(failure_ids=Failure.objects.filter(unit_id__in=chunk).values("pk"))
 
 
 @contextlib.contextmanager
@@ -788,6 +800,8 @@ class _Engine:
         self.m2m = tuple(c for c in spec.columns if c.type == REFS)
         self.plain_key = all(spec.by_name[c].type not in (REF, REFS) for c in spec.key)
         self.is_tickets = spec.name == "tickets"
+        # Units whose failures this run wrote: their repeat flags are set at the end.
+        self.failure_units: set[int] | None = set() if spec.name == "failures" else None
         # New tickets get their SLA (policy, due times unless given, first checkpoint).
         self.sla = _TicketSla() if self.is_tickets else None
         self.create_attnames = [c.attname for c in self.plain] + (list(_TicketSla.COLUMNS) if self.sla else [])
@@ -1148,6 +1162,9 @@ class _Engine:
                 self.outcome.updated += len(batch.updates)
             self.savepoint = None
         outcome = self.outcome
+        if self.failure_units is not None:
+            written = [*batch.creates, *(row for row, _changed in batch.updates)]
+            self.failure_units.update(row.merged["unit"] for row in written if not row.errors)
         for row in batch.rows:
             if row.errors:
                 outcome.rejected += 1

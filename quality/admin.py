@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Failure, FailureMode, Recall, RecallUnit
+from .models import Failure, FailureMode, FailurePart, Recall, RecallUnit
 
 
 @admin.register(FailureMode)
@@ -10,8 +10,15 @@ class FailureModeAdmin(admin.ModelAdmin):
     search_fields = ("code", "name_en", "name_zh")
 
 
+class FailurePartInline(admin.TabularInline):
+    model = FailurePart
+    extra = 0
+    raw_id_fields = ("component",)
+
+
 @admin.register(Failure)
 class FailureAdmin(admin.ModelAdmin):
+    inlines = [FailurePartInline]
     list_display = (
         "external_id",
         "unit",
@@ -26,7 +33,7 @@ class FailureAdmin(admin.ModelAdmin):
     list_filter = ("failure_mode", "root_cause_category", "component__supplier")
     search_fields = ("external_id", "unit__serial", "ticket__external_id")
     list_select_related = ("unit", "failure_mode", "component")
-    raw_id_fields = ("ticket", "unit")
+    raw_id_fields = ("ticket", "unit", "repeat_of")
     date_hierarchy = "occurred_at"
 
 

@@ -1,4 +1,13 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import analysis_views as views
 
 app_name = "analysis"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("weibull/", views.weibull, name="weibull"),
+    path("nevada/", views.nevada, name="nevada"),
+    path("claims/", views.claims, name="claims"),
+    path("forecast/", views.forecast, name="forecast"),
+    path("pareto/", views.pareto, name="pareto"),
+]

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from catalog.roles import user_has_global_read
 from tickets.models import Team
 
+from .analysis.scope import AnalysisScope
 from .kpi.engine import KpiUsageError, kpi_compute, kpi_day_check, kpi_records, kpi_request_check
 from .kpi.periods import GRAINS, Period, grain_floor, grain_next, grain_previous, periods_between
 from .kpi.registry import CATEGORIES, DIMENSIONS, Kpi, kpi_lookup, kpi_registry
@@ -304,3 +305,178 @@ def kpi_overview(*, user, grain: str, start: dt.date, end: dt.date, filters: Map
         "generated_at": timezone.now().isoformat(),
         "categories": [c for c in categories.values() if c["kpis"]],
     }
+
+
+# ---------------------------------------------------------------------------
+# Reliability analytics (issue 6, H6a): the database reads behind the Weibull,
+# Kaplan-Meier, Nevada, forecast and Pareto analyses (quality/analysis/*).
+# Lifetimes are in months in service = days / 30.4375, from the sale date (local
+# midnight) to a unit's FIRST failure; units without a failure by the as-of date are
+# suspended at their age then. One query per scope.
+
+MONTH_DAYS = 30.4375
+
+
+def analysis_scope(
+    *, product_line: str = "", product_model: str = "", batch: str = "", component: str = ""
+) -> AnalysisScope:
+    """A validated scope; an unknown code is a 400 naming the field."""
+    from catalog.exceptions import ApplicationError
+    from catalog.models import Batch, Component, ProductLine, ProductModel
+
+    scope = AnalysisScope(
+        product_line=(product_line or "").strip(),
+        product_model=(product_model or "").strip(),
+        batch=(batch or "").strip(),
+        component=(component or "").strip(),
+    )
+    checks = {"product_line": ProductLine, "product_model": ProductModel, "batch": Batch, "component": Component}
+    for field, model in checks.items():
+        code = getattr(scope, field)
+        if code and not model.objects.filter(code=code).exists():
+            message = _("No %(field)s with code “%(code)s”.") % {"field": field.replace("_", " "), "code": code[:64]}
+            raise ApplicationError(message, errors={field: [message]})
+    return scope
+
+
+def _as_of_end(as_of: dt.date) -> dt.datetime:
+    # Data "as of" a day includes that whole (local) day.
+    return dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), tzinfo=timezone.get_current_timezone())
+
+
+def analysis_lifetimes(*, scope: AnalysisScope, as_of: dt.date, group_by: str = "") -> dict:
+    """{"failures", "suspensions"} in months (numpy arrays) for the sold units of a
+    scope, plus "failure_groups"/"suspension_groups" (the `group_by` value of each,
+    e.g. "batch__code") and "excluded" (units whose lifetime is not > 0: a failure
+    dated before the sale)."""
+    import numpy as np
+    from django.db.models import Min
+
+    from catalog.models import Unit
+
+    end = _as_of_end(as_of)
+    first = Min("failures__occurred_at", filter=Q(failures__occurred_at__lt=end) & scope.failures_q("failures__"))
+    fields = ["sold_on", "first", *([group_by] if group_by else [])]
+    rows = list(
+        Unit.objects.filter(scope.units_q(), sold_on__isnull=False, sold_on__lte=as_of)
+        .annotate(first=first)
+        .values_list(*fields)
+    )
+    zone = timezone.get_current_timezone()
+    midnight = {d: dt.datetime.combine(d, dt.time(), tzinfo=zone).timestamp() for d in {r[0] for r in rows}}
+    sold = np.array([midnight[r[0]] for r in rows], dtype=float)
+    failed = np.array([r[1] is not None for r in rows], dtype=bool)
+    stop = np.array([r[1].timestamp() if r[1] is not None else end.timestamp() for r in rows], dtype=float)
+    months = (stop - sold) / 86400.0 / MONTH_DAYS
+    groups = np.array([r[2] or "" for r in rows], dtype=object) if group_by else np.empty(len(rows), dtype=object)
+    valid = months > 0
+    return {
+        "failures": months[failed & valid],
+        "suspensions": months[~failed & valid],
+        "failure_groups": groups[failed & valid],
+        "suspension_groups": groups[~failed & valid],
+        "excluded": int(np.count_nonzero(~valid)),
+    }
+
+
+def analysis_nevada_counts(*, scope: AnalysisScope, as_of: dt.date, basis: str = "sale", count: str = "all") -> dict:
+    """Units per sale (or production) month and failures per (that month, failure
+    month), both grouped in the database. count="first" keeps only each unit's first
+    failure of the scope."""
+    from django.db.models import Count, Exists, OuterRef
+    from django.db.models.functions import TruncMonth
+
+    from catalog.models import Unit
+
+    from .models import Failure
+
+    field = "sold_on" if basis == "sale" else "batch__produced_on"
+    units = (
+        Unit.objects.filter(
+            scope.units_q(), Q(**{f"{field}__isnull": False}), sold_on__isnull=False, sold_on__lte=as_of
+        )
+        .annotate(month=TruncMonth(field))
+        .values("month")
+        .annotate(n=Count("pk"))
+        .order_by("month")
+    )
+    failures = Failure.objects.filter(
+        scope.units_q("unit__"),
+        scope.failures_q(),
+        Q(**{f"unit__{field}__isnull": False}),
+        unit__sold_on__isnull=False,
+        unit__sold_on__lte=as_of,
+        occurred_at__lt=_as_of_end(as_of),
+    )
+    if count == "first":
+        earlier = Failure.objects.filter(
+            scope.failures_q(), unit=OuterRef("unit"), occurred_at__lt=OuterRef("occurred_at")
+        )
+        failures = failures.filter(~Exists(earlier))
+    cells = (
+        failures.annotate(month=TruncMonth(f"unit__{field}"), failed=TruncMonth("occurred_at"))
+        .values("month", "failed")
+        .annotate(n=Count("pk"))
+        .order_by("month", "failed")
+    )
+    return {
+        "units": {row["month"].strftime("%Y-%m"): row["n"] for row in units},
+        "cells": [(row["month"].strftime("%Y-%m"), row["failed"].strftime("%Y-%m"), row["n"]) for row in cells],
+    }
+
+
+def analysis_pareto(
+    *, scope: AnalysisScope, start: dt.date | None = None, end: dt.date | None = None, as_of: dt.date | None = None
+) -> list[dict]:
+    """Failures of a scope by failure mode (GROUP BY in the database), most first, with
+    each mode's share and the cumulative share in %."""
+    from django.db.models import Count, Sum
+
+    from .models import Failure
+
+    zone = timezone.get_current_timezone()
+    qs = Failure.objects.filter(scope.units_q("unit__"), scope.failures_q())
+    if start:
+        qs = qs.filter(occurred_at__gte=dt.datetime.combine(start, dt.time(), tzinfo=zone))
+    if end:
+        qs = qs.filter(occurred_at__lt=dt.datetime.combine(end, dt.time(), tzinfo=zone))
+    if as_of:
+        qs = qs.filter(occurred_at__lt=_as_of_end(as_of))
+    rows = list(
+        qs.values("failure_mode__code", "failure_mode__name_en", "failure_mode__name_zh")
+        .annotate(failures=Count("pk"), units=Count("unit", distinct=True), parts_cost=Sum("parts_cost"))
+        .order_by("-failures", "failure_mode__code")
+    )
+    total = sum(r["failures"] for r in rows)
+    running = 0
+    result = []
+    for r in rows:
+        running += r["failures"]
+        result.append(
+            {
+                "code": r["failure_mode__code"],
+                "name_en": r["failure_mode__name_en"],
+                "name_zh": r["failure_mode__name_zh"],
+                "failures": r["failures"],
+                "units": r["units"],
+                "parts_cost": float(r["parts_cost"] or 0),
+                "share": 100.0 * r["failures"] / total,
+                "cumulative_share": 100.0 * running / total,
+            }
+        )
+    return result
+
+
+def analysis_batches(*, product_model: str) -> list[dict]:
+    from catalog.models import Batch
+
+    return list(
+        Batch.objects.filter(product_model__code=product_model)
+        .order_by("produced_on", "code")
+        .values("code", "produced_on", "quantity")
+    )
+
+
+# Failures and traceability (issue 6): the reads of the failures list, unit history and
+# the traceability pages live in quality/trace_selectors.py (self-contained; it imports
+# kpi_scope_for from here, so nothing of it is re-exported).

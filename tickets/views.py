@@ -33,6 +33,7 @@ from .forms import (
     unit_label,
 )
 from .models import OPEN_STATUSES, Status
+from .panels import ticket_panels
 
 PAGE_SIZE = 25
 CHANGE_PERM = "tickets.change_ticket"
@@ -195,6 +196,8 @@ def ticket_detail(request, pk):
         "events": selectors.ticket_timeline(ticket=ticket),
         "can_change": can_change,
         "now": timezone.now(),
+        # Panels of the apps above tickets (failures, recalls): see tickets.panels.
+        "panels": ticket_panels(ticket, request.user),
     }
     if can_change:
         context.update(

@@ -182,6 +182,8 @@ SPECTACULAR_SETTINGS = {
         "TaskKindEnum": "tickets.models.TaskKind",
         "EventKindEnum": "tickets.models.EventKind",
         "KpiKindEnum": ["ratio", "mean", "count"],
+        "RecallStateEnum": "quality.models.RecallState",
+        "RecallUnitStatusEnum": "quality.models.RecallUnitStatus",
     },
 }
 
@@ -242,6 +244,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "quality.tasks.kpi_snapshots_refresh_task",
         "schedule": crontab(hour=2, minute=30),
         "kwargs": {"full": True},
+    },
+    # Issue 6: recall units whose remedy ticket was resolved become remedied.
+    "recall-units-remedied-sync": {
+        "task": "quality.tasks.recall_units_remedied_sync_task",
+        "schedule": crontab(hour=2, minute=10),
     },
 }
 # KPI status: within this share of the target (at least 0.5 of the unit) is "near".

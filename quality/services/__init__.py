@@ -1,5 +1,33 @@
 """Every write of the quality app, one module per concern; import from here."""
 
+from .failures import failure_delete, failure_record, failure_repeats_mark, failure_update
 from .kpi import kpi_snapshots_refresh, kpi_target_set, metric_definition_deactivate, metric_definition_save
+from .recalls import (
+    recall_create,
+    recall_transition,
+    recall_unit_remedy_ticket,
+    recall_unit_set_status,
+    recall_units_compute,
+    recall_units_notify,
+    recall_units_remedied_sync,
+    recall_update,
+)
 
-__all__ = ["kpi_snapshots_refresh", "kpi_target_set", "metric_definition_deactivate", "metric_definition_save"]
+__all__ = [
+    "failure_delete",
+    "failure_record",
+    "failure_repeats_mark",
+    "failure_update",
+    "kpi_snapshots_refresh",
+    "kpi_target_set",
+    "metric_definition_deactivate",
+    "metric_definition_save",
+    "recall_create",
+    "recall_transition",
+    "recall_unit_remedy_ticket",
+    "recall_unit_set_status",
+    "recall_units_compute",
+    "recall_units_notify",
+    "recall_units_remedied_sync",
+    "recall_update",
+]
