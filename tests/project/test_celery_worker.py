@@ -12,6 +12,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_worker_consumes_a_task_from_the_broker(tmp_path):
     env = {**os.environ, "VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "aftersales.settings"}
+    # A queue of its own: a shared broker may hold other runs' messages on "celery".
+    queue = f"test-worker-{os.getpid()}-{time.monotonic_ns()}"
     celery = Path(sys.executable).with_name("celery")
     worker = subprocess.Popen(
         [
@@ -22,7 +24,7 @@ def test_worker_consumes_a_task_from_the_broker(tmp_path):
             "--pool=solo",
             "--loglevel=INFO",
             "-Q",
-            "celery",
+            queue,
             "--hostname",
             f"test-{os.getpid()}@%h",
         ],
@@ -37,7 +39,9 @@ def test_worker_consumes_a_task_from_the_broker(tmp_path):
             [
                 sys.executable,
                 "-c",
-                "import django; django.setup(); from catalog.tasks import worker_heartbeat; worker_heartbeat.delay()",
+                "import django, sys; django.setup(); from catalog.tasks import worker_heartbeat; "
+                "worker_heartbeat.apply_async(queue=sys.argv[1])",
+                queue,
             ],
             cwd=REPO,
             env=env,
