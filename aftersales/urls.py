@@ -25,6 +25,7 @@ urlpatterns = [
     path("analysis/", include("quality.analysis_urls")),
     path("trace/", include("quality.trace_urls")),
     path("recalls/", include("quality.recall_urls")),
+    path("alerts/", include("quality.alert_urls")),
     path("intake/", include("intake.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Batch, Component, Unit
-from tickets.models import Ticket
+from tickets.models import Team, Ticket
 
 
 class FailureMode(models.Model):
@@ -385,3 +385,202 @@ class MetricDefinition(models.Model):
 
     def __str__(self):
         return f"{self.code} {self.name_en}"
+
+
+# --- monitoring and alerts (issue 7) ------------------------------------------------------
+
+
+class AlertKind(models.TextChoices):
+    THRESHOLD = "threshold", _("Threshold")
+    TREND = "trend", _("Trend")
+    ANOMALY = "anomaly", _("Statistical anomaly")
+    PROCESS = "process", _("Process")
+
+
+class AlertSeverity(models.TextChoices):
+    INFO = "info", _("Info")
+    WARNING = "warning", _("Warning")
+    CRITICAL = "critical", _("Critical")
+
+
+class AlertSchedule(models.TextChoices):
+    AFTER_REFRESH = "after_refresh", _("After each KPI refresh")
+    HOURLY = "hourly", _("Hourly")
+    DAILY = "daily", _("Daily")
+
+
+class AlertAutoAction(models.TextChoices):
+    NONE = "", _("None")
+    FOLLOW_UP = "follow_up", _("Create a follow-up task")
+    IMPROVEMENT = "improvement", _("Draft an improvement issue")
+
+
+class AlertRule(models.Model):
+    """What to watch and when to alert. `kpi` is a catalogue KPI or a self-service metric
+    code (blank for process rules); `filters` scope it ({dimension: member}); `split_by`
+    gives one series per member of that dimension; `params` holds the condition's
+    settings (validated by quality.services.alerts, documented there per kind)."""
+
+    code = models.SlugField(_("code"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=AlertKind.choices)
+    kpi = models.CharField(_("KPI or metric"), max_length=64, blank=True)
+    filters = models.JSONField(_("scope filters"), default=dict, blank=True)
+    split_by = models.CharField(_("split by"), max_length=32, blank=True)
+    grain = models.CharField(_("grain"), max_length=8, default="week")
+    params = models.JSONField(_("condition"), default=dict, blank=True)
+    severity = models.CharField(
+        _("severity"), max_length=8, choices=AlertSeverity.choices, default=AlertSeverity.WARNING
+    )
+    schedule = models.CharField(
+        _("evaluation schedule"), max_length=16, choices=AlertSchedule.choices, default=AlertSchedule.AFTER_REFRESH
+    )
+    # Recipients: users, roles (catalog.roles names) and teams (their supervisors and members).
+    recipient_users = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="+", verbose_name=_("recipient users")
+    )
+    recipient_roles = models.JSONField(_("recipient roles"), default=list, blank=True)
+    recipient_teams = models.ManyToManyField(Team, blank=True, related_name="+", verbose_name=_("recipient teams"))
+    channels = models.JSONField(_("channels"), default=list, blank=True)  # in_app, email, webhook
+    renotify_minutes = models.PositiveIntegerField(_("re-notify every (minutes)"), default=1440)
+    resolve_after = models.PositiveSmallIntegerField(_("resolve after clear evaluations"), default=2)
+    auto_action = models.CharField(_("auto-action"), max_length=16, choices=AlertAutoAction.choices, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    last_evaluated_at = models.DateTimeField(_("last evaluated"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("alert rule")
+        verbose_name_plural = _("alert rules")
+
+    def __str__(self):
+        return self.name
+
+
+class AlertStatus(models.TextChoices):
+    FIRING = "firing", _("Firing")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    RESOLVED = "resolved", _("Resolved")
+
+
+class Alert(models.Model):
+    """One alert per (rule, member) while it is open; a later firing after resolution
+    opens a new one. member_key is the canonical form of `member` ({dim: value})."""
+
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="alerts", verbose_name=_("rule"))
+    member_key = models.CharField(max_length=255, blank=True)
+    member = models.JSONField(default=dict, blank=True)
+    status = models.CharField(_("status"), max_length=12, choices=AlertStatus.choices, default=AlertStatus.FIRING)
+    severity = models.CharField(_("severity"), max_length=8, choices=AlertSeverity.choices)
+    period_start = models.DateField(_("period"), null=True, blank=True)
+    value = models.FloatField(_("value"), null=True, blank=True)
+    baseline = models.FloatField(_("baseline"), null=True, blank=True)
+    lcl = models.FloatField(_("lower limit"), null=True, blank=True)
+    ucl = models.FloatField(_("upper limit"), null=True, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    first_fired_at = models.DateTimeField(_("first fired"), default=timezone.now)
+    last_fired_at = models.DateTimeField(_("last fired"), default=timezone.now)
+    clear_count = models.PositiveSmallIntegerField(default=0)
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_alerts",
+        verbose_name=_("assignee"),
+    )
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    last_notified_at = models.DateTimeField(_("last notified"), null=True, blank=True)
+    notifications = models.PositiveIntegerField(_("notifications sent"), default=0)
+
+    class Meta:
+        ordering = ["-last_fired_at", "-id"]
+        verbose_name = _("alert")
+        verbose_name_plural = _("alerts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule", "member_key"], condition=~Q(status="resolved"), name="one_open_alert_per_rule_member"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "severity"])]
+
+    def __str__(self):
+        return f"{self.rule_id}:{self.member_key or '-'}:{self.status}"
+
+
+class AlertEvent(models.Model):
+    """Append-only log of an alert's lifecycle (fired, notified, acknowledged, assigned,
+    silenced, resolved, re-opened)."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=16)
+    from_value = models.CharField(max_length=64, blank=True)
+    to_value = models.CharField(max_length=64, blank=True)
+    comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = _("alert event")
+        verbose_name_plural = _("alert events")
+
+
+class AlertEvaluation(models.Model):
+    """Every evaluation of a rule for a member: what was seen and decided; kept for
+    ALERT_EVALUATION_RETENTION_DAYS."""
+
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="evaluations")
+    member_key = models.CharField(max_length=255, blank=True)
+    evaluated_at = models.DateTimeField(default=timezone.now)
+    as_of = models.DateField()
+    period_start = models.DateField(null=True, blank=True)
+    value = models.FloatField(null=True, blank=True)
+    baseline = models.FloatField(null=True, blank=True)
+    lcl = models.FloatField(null=True, blank=True)
+    ucl = models.FloatField(null=True, blank=True)
+    decision = models.CharField(max_length=16)  # fire | clear | insufficient | silenced | error
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-evaluated_at", "-id"]
+        verbose_name = _("alert evaluation")
+        verbose_name_plural = _("alert evaluations")
+        indexes = [models.Index(fields=["rule", "evaluated_at"]), models.Index(fields=["evaluated_at"])]
+
+
+class AlertSilence(models.Model):
+    """Suppresses notifications (not the evaluation log) of matching alerts in a time
+    window. Blank matchers match anything; `member` matches when every given dimension
+    has the given value."""
+
+    rule = models.ForeignKey(
+        AlertRule, on_delete=models.CASCADE, null=True, blank=True, related_name="silences", verbose_name=_("rule")
+    )
+    kpi = models.CharField(_("KPI"), max_length=64, blank=True)
+    member = models.JSONField(_("member"), default=dict, blank=True)
+    starts_at = models.DateTimeField(_("from"))
+    ends_at = models.DateTimeField(_("until"))
+    comment = models.TextField(_("comment"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-starts_at"]
+        verbose_name = _("silence")
+        verbose_name_plural = _("silences")
+        constraints = [models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="silence_ends_after_start")]

@@ -240,6 +240,13 @@ CELERY_BEAT_SCHEDULE = {
     # (notices waiting for working hours, e-mails, webhook retries).
     "sla-sweep": {"task": "tickets.tasks.sla_sweep_task", "schedule": 60.0},
     "notifications-deliver": {"task": "tickets.tasks.notifications_deliver_task", "schedule": 60.0},
+    # Issue 7: rules with an hourly or daily schedule (after-refresh rules run from the
+    # refresh task), and the purge of old evaluation logs.
+    "alerts-evaluate": {"task": "quality.tasks.alerts_evaluate_task", "schedule": 60 * 60.0},
+    "alerts-evaluations-purge": {
+        "task": "quality.tasks.alert_evaluations_purge_task",
+        "schedule": crontab(hour=4, minute=10),
+    },
     "kpi-snapshots-full": {
         "task": "quality.tasks.kpi_snapshots_refresh_task",
         "schedule": crontab(hour=2, minute=30),
@@ -272,3 +279,6 @@ PUBLIC_LINK_RATE = os.environ.get("PUBLIC_LINK_RATE", "30/m")
 WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "6"))
 # Absolute links in e-mails and copied texts (the customer links).
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# Monitoring (issue 7): how long every evaluation of an alert rule is kept.
+ALERT_EVALUATION_RETENTION_DAYS = int(os.environ.get("ALERT_EVALUATION_RETENTION_DAYS", "90"))

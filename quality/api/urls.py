@@ -16,4 +16,6 @@ urlpatterns = [
     path("", include("quality.api.analysis")),
     path("", include("quality.api.failures")),
     path("", include("quality.api.recalls")),
+    # Issue 7: alerts, rules, silences.
+    path("", include("quality.api.alerts")),
 ]
