@@ -537,6 +537,9 @@ class AlertEvent(models.Model):
         verbose_name = _("alert event")
         verbose_name_plural = _("alert events")
 
+    def __str__(self):
+        return f"{self.alert_id}:{self.kind}@{self.at:%Y-%m-%d %H:%M}"
+
 
 class AlertEvaluation(models.Model):
     """Every evaluation of a rule for a member: what was seen and decided; kept for
@@ -559,6 +562,9 @@ class AlertEvaluation(models.Model):
         verbose_name = _("alert evaluation")
         verbose_name_plural = _("alert evaluations")
         indexes = [models.Index(fields=["rule", "evaluated_at"]), models.Index(fields=["evaluated_at"])]
+
+    def __str__(self):
+        return f"{self.rule_id}:{self.member_key or '-'}@{self.as_of}:{self.decision}"
 
 
 class AlertSilence(models.Model):
@@ -584,3 +590,6 @@ class AlertSilence(models.Model):
         verbose_name = _("silence")
         verbose_name_plural = _("silences")
         constraints = [models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="silence_ends_after_start")]
+
+    def __str__(self):
+        return f"{self.rule_id or '*'}:{self.starts_at:%Y-%m-%d %H:%M}-{self.ends_at:%Y-%m-%d %H:%M}"
