@@ -60,7 +60,7 @@ from catalog.models import (
 )
 from catalog.roles import ADMIN, AGENT, COMMITTEE_MEMBER, MANAGER, QUALITY_ENGINEER, SUPERVISOR, roles_sync
 from quality.models import Failure, FailureMode, Recall, RecallUnit
-from quality.services import failure_repeats_mark
+from quality.services import alert_rules_install_defaults, failure_repeats_mark
 from tickets.models import Survey, Team, Ticket, TicketEvent
 
 DEFAULT_SEED = 42
@@ -1542,6 +1542,7 @@ def demo_seed(
         demo_dispatch_setup()
         demo_sla_setup(as_of=as_of, mark_imported=spec.full_timeline)
         failure_repeats_mark()  # repeat flags: one UPDATE over the seeded failures
+        alert_rules_install_defaults()  # a flushed database has lost the migration's rules
         generator._progress("committing")
     log(f"  done in {time.monotonic() - generator.t0:.1f} s")
     return sink.counts

@@ -1,6 +1,17 @@
 from django.contrib import admin
 
-from .models import Failure, FailureMode, FailurePart, Recall, RecallUnit
+from .models import (
+    Alert,
+    AlertEvaluation,
+    AlertEvent,
+    AlertRule,
+    AlertSilence,
+    Failure,
+    FailureMode,
+    FailurePart,
+    Recall,
+    RecallUnit,
+)
 
 
 @admin.register(FailureMode)
@@ -58,3 +69,55 @@ class RecallUnitAdmin(admin.ModelAdmin):
     list_filter = ("status", "recall")
     search_fields = ("unit__serial", "recall__code")
     raw_id_fields = ("unit",)
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "kind", "kpi", "split_by", "grain", "severity", "schedule", "active")
+    list_filter = ("kind", "severity", "schedule", "active")
+    search_fields = ("code", "name", "kpi")
+    filter_horizontal = ("recipient_users", "recipient_teams")
+    readonly_fields = ("created_at", "updated_at", "last_evaluated_at")
+
+
+class AlertEventInline(admin.TabularInline):
+    model = AlertEvent
+    extra = 0
+    can_delete = False
+    readonly_fields = ("at", "kind", "actor", "from_value", "to_value", "comment")
+
+    def has_add_permission(self, request, obj=None):
+        return False  # append-only: written by quality.services.alerts
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    """Read-mostly: the lifecycle goes through the services (alert centre, API)."""
+
+    list_display = ("rule", "member_key", "status", "severity", "period_start", "value", "last_fired_at")
+    list_filter = ("status", "severity", "rule")
+    search_fields = ("member_key", "rule__code")
+    inlines = [AlertEventInline]
+    readonly_fields = [f.name for f in Alert._meta.fields if f.name != "assignee"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(AlertEvaluation)
+class AlertEvaluationAdmin(admin.ModelAdmin):
+    list_display = ("rule", "member_key", "as_of", "period_start", "value", "baseline", "decision", "evaluated_at")
+    list_filter = ("decision", "rule")
+    date_hierarchy = "evaluated_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AlertSilence)
+class AlertSilenceAdmin(admin.ModelAdmin):
+    list_display = ("rule", "kpi", "member", "starts_at", "ends_at", "created_by")
+    list_filter = ("rule",)

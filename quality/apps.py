@@ -23,10 +23,14 @@ class QualityConfig(AppConfig):
 
         read = ["view_failuremode", "view_failure", "view_recall", "view_recallunit", "view_metricdefinition"]
         metric_write = ["add_metricdefinition", "change_metricdefinition"]
+        # Alerts (issue 7): engineers work alerts and manage rules and silences; managers and
+        # committee members read; supervisors read the process alerts of their teams.
+        alert_read = ["view_alert", "view_alertevent", "view_alertevaluation", "view_alertrule", "view_alertsilence"]
+        alert_work = ["change_alert", "add_alertrule", "change_alertrule", "add_alertsilence", "change_alertsilence"]
         register_role_permissions(
             {
                 "agent": [*read, "add_failure", "change_failure", "delete_failure"],
-                "supervisor": [*read, "add_failure", "change_failure", "delete_failure"],
+                "supervisor": [*read, "add_failure", "change_failure", "delete_failure", "view_alert"],
                 "quality_engineer": [
                     *read,
                     "add_failure",
@@ -39,9 +43,11 @@ class QualityConfig(AppConfig):
                     "add_failuremode",
                     "change_failuremode",
                     *metric_write,
+                    *alert_read,
+                    *alert_work,
                 ],
-                "committee_member": read,
-                "manager": [*read, *metric_write],
+                "committee_member": [*read, *alert_read],
+                "manager": [*read, *metric_write, *alert_read],
             },
             app_label="quality",
         )

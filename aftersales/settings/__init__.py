@@ -184,6 +184,12 @@ SPECTACULAR_SETTINGS = {
         "KpiKindEnum": ["ratio", "mean", "count"],
         "RecallStateEnum": "quality.models.RecallState",
         "RecallUnitStatusEnum": "quality.models.RecallUnitStatus",
+        "RecallSeverityEnum": "quality.models.RecallSeverity",
+        "AlertKindEnum": "quality.models.AlertKind",
+        "AlertSeverityEnum": "quality.models.AlertSeverity",
+        "AlertStatusEnum": "quality.models.AlertStatus",
+        "AlertScheduleEnum": "quality.models.AlertSchedule",
+        "AlertAutoActionEnum": "quality.models.AlertAutoAction",
     },
 }
 

@@ -1,6 +1,7 @@
 """Reliability analyses over the API (INTERFACES.md): Weibull and Kaplan-Meier on
-posted lifetimes, and the scoped analyses of the data (Weibull per scope, batch
-comparison, Nevada, claims per 1000, forecast, Pareto) that the /analysis/ pages draw.
+posted lifetimes, control charts on a posted series, and the scoped analyses of the
+data (Weibull per scope, batch comparison, Nevada, claims per 1000, forecast, Pareto)
+that the /analysis/ pages draw.
 
 Posted fits need any staff role; the scoped analyses read whole unit populations, which
 are not team records, so they are for the global-read roles (quality engineers,
@@ -26,6 +27,7 @@ from catalog.roles import user_has_global_read, user_roles
 
 from .. import selectors
 from ..analysis import reports
+from ..analysis.control import CHARTS, EWMA_LIMITS, MAX_POINTS, chart_compute
 from ..analysis.survival import kaplan_meier
 from ..analysis.weibull import MAX_LIFETIMES, METHODS, weibull_fit
 
@@ -129,6 +131,45 @@ class KaplanMeierView(APIView):
         if len(failures) + len(suspensions) > MAX_LIFETIMES:
             _refuse("failures", _("At most %(n)d times in all.") % {"n": MAX_LIFETIMES})
         return Response({"points": kaplan_meier(failures=failures, suspensions=suspensions)})
+
+
+ControlChartRequest = inline_serializer(
+    "ControlChartRequest",
+    {
+        "chart": serializers.ChoiceField(choices=list(CHARTS)),
+        "values": serializers.ListField(child=serializers.FloatField(), help_text=f"at most {MAX_POINTS} points"),
+        "sizes": serializers.ListField(
+            child=serializers.FloatField(min_value=0),
+            required=False,
+            help_text="subgroup sizes / exposures; needed by p, np, u, laney_p, laney_u, poisson",
+        ),
+        "params": serializers.DictField(
+            required=False,
+            help_text=(
+                "L (limit width in sigmas, default 3); ewma: lambda, L, target, sigma, limits ("
+                + " or ".join(EWMA_LIMITS)
+                + "); cusum: k, h, target, sigma; poisson: rate, alpha, min_count"
+            ),
+        ),
+    },
+)
+
+
+class ControlChartView(APIView):
+    permission_classes = [IsAuthenticated, HasStaffRole]
+
+    @extend_schema(
+        summary="Control chart (p, np, c, u, XmR, EWMA, CUSUM, Laney p'/u', Poisson exceedance) of a posted series",
+        request=ControlChartRequest,
+        responses=OpenApiTypes.OBJECT,
+    )
+    def post(self, request):
+        data = _body(request)
+        return Response(
+            chart_compute(
+                data.get("chart"), data.get("values"), sizes=data.get("sizes"), params=data.get("params"), strict=True
+            )
+        )
 
 
 # Scoped analyses of the data
@@ -285,6 +326,7 @@ class ParetoView(_ScopedView):
 urlpatterns = [
     path("analysis/weibull/", WeibullView.as_view(), name="analysis-weibull"),
     path("analysis/kaplan-meier/", KaplanMeierView.as_view(), name="analysis-kaplan-meier"),
+    path("analysis/control-chart/", ControlChartView.as_view(), name="analysis-control-chart"),
     path("analysis/scope/weibull/", ScopeWeibullView.as_view(), name="analysis-scope-weibull"),
     path("analysis/scope/kaplan-meier/", ScopeKaplanMeierView.as_view(), name="analysis-scope-kaplan-meier"),
     path("analysis/scope/batches/", BatchComparisonView.as_view(), name="analysis-batches"),

@@ -1,5 +1,17 @@
 """Every write of the quality app, one module per concern; import from here."""
 
+from .alerts import (
+    alert_acknowledge,
+    alert_assign,
+    alert_evaluations_purge,
+    alert_resolve,
+    alert_rule_replay,
+    alert_rule_save,
+    alert_rules_evaluate,
+    alert_rules_install_defaults,
+    alert_silence_create,
+    alert_silence_expire,
+)
 from .failures import failure_delete, failure_record, failure_repeats_mark, failure_update
 from .kpi import kpi_snapshots_refresh, kpi_target_set, metric_definition_deactivate, metric_definition_save
 from .recalls import (
@@ -14,6 +26,16 @@ from .recalls import (
 )
 
 __all__ = [
+    "alert_acknowledge",
+    "alert_assign",
+    "alert_evaluations_purge",
+    "alert_resolve",
+    "alert_rule_replay",
+    "alert_rule_save",
+    "alert_rules_evaluate",
+    "alert_rules_install_defaults",
+    "alert_silence_create",
+    "alert_silence_expire",
     "failure_delete",
     "failure_record",
     "failure_repeats_mark",
