@@ -308,6 +308,7 @@ def alert_series(request, pk):
             "alert": alert.pk,
             "kpi": rule.kpi,
             "unit": unit,
+            "unit_name": kpi.unit_name if kpi is not None else "",
             "grain": grain,
             "member": alert.member,
             "fired_period": alert.period_start.isoformat() if alert.period_start else None,

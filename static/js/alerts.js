@@ -28,7 +28,7 @@
           data: {
             labels: labels,
             datasets: [
-              { label: config.labels.value + (data.unit ? " (" + data.unit + ")" : ""), data: pick("value"),
+              { label: config.labels.value + (data.unit_name ? " (" + data.unit_name + ")" : ""), data: pick("value"),
                 borderColor: "#0d6efd", backgroundColor: "#0d6efd", tension: 0.1, spanGaps: true,
                 pointRadius: fired.map(function (f) { return f ? 7 : 3; }),
                 pointStyle: fired.map(function (f) { return f ? "rectRot" : "circle"; }),

@@ -187,7 +187,7 @@ def test_series_json_of_a_members_comparison_comes_from_the_log(alerts, engineer
     assert [(p["period_start"], p["value"], p["ucl"], p["fired"]) for p in body["points"]] == [
         ("2026-10-26", 21.3, 4.0, True)
     ]
-    assert body["unit"] == "per_1000_units"
+    assert (body["unit"], body["unit_name"]) == ("per_1000_units", "per 1000 units")
 
 
 def test_rule_list_and_form_builds_params(rules, engineer):  # noqa: F811
