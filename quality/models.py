@@ -6,7 +6,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from catalog.models import Batch, Component, Unit
+from catalog.models import AppendOnlyEvent, Batch, Component, Unit
 from tickets.models import Team, Ticket
 
 
@@ -188,21 +188,12 @@ class RecallSerialRange(models.Model):
         return f"{self.first}..{self.last}"
 
 
-class RecallEvent(models.Model):
+class RecallEvent(AppendOnlyEvent):
     """Append-only log of a recall's state changes and scope computations."""
 
     recall = models.ForeignKey(Recall, on_delete=models.CASCADE, related_name="events")
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    at = models.DateTimeField(default=timezone.now)
-    kind = models.CharField(max_length=16)
-    from_value = models.CharField(max_length=64, blank=True)
-    to_value = models.CharField(max_length=64, blank=True)
-    comment = models.TextField(blank=True)
 
-    class Meta:
-        ordering = ["at", "id"]
+    class Meta(AppendOnlyEvent.Meta):
         verbose_name = _("recall event")
         verbose_name_plural = _("recall events")
 
@@ -518,22 +509,13 @@ class Alert(models.Model):
         return f"{self.rule_id}:{self.member_key or '-'}:{self.status}"
 
 
-class AlertEvent(models.Model):
+class AlertEvent(AppendOnlyEvent):
     """Append-only log of an alert's lifecycle (fired, notified, acknowledged, assigned,
     silenced, resolved, re-opened)."""
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="events")
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    at = models.DateTimeField(default=timezone.now)
-    kind = models.CharField(max_length=16)
-    from_value = models.CharField(max_length=64, blank=True)
-    to_value = models.CharField(max_length=64, blank=True)
-    comment = models.TextField(blank=True)
 
-    class Meta:
-        ordering = ["at", "id"]
+    class Meta(AppendOnlyEvent.Meta):
         verbose_name = _("alert event")
         verbose_name_plural = _("alert events")
 

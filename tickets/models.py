@@ -8,7 +8,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from catalog.models import Customer, ProductLine, Region, Segment, Unit
+from catalog.models import AppendOnlyEvent, Customer, ProductLine, Region, Segment, Unit
 
 
 class Weekday(models.IntegerChoices):
@@ -351,37 +351,21 @@ class EventKind(models.TextChoices):
     SURVEY = "survey", _("Survey")
 
 
-class TicketEvent(models.Model):
+class TicketEvent(AppendOnlyEvent):
     """Append-only timeline: one row per applied change, never edited or deleted."""
 
     # Served by the (ticket, at) index.
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events", db_index=False)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    at = models.DateTimeField(default=timezone.now)
     kind = models.CharField(max_length=16, choices=EventKind.choices)
-    from_value = models.CharField(max_length=64, blank=True)
-    to_value = models.CharField(max_length=64, blank=True)
-    comment = models.TextField(blank=True)
     public = models.BooleanField(default=False, help_text=_("Shown to the customer on the progress page."))
 
-    class Meta:
-        ordering = ["at", "id"]
+    class Meta(AppendOnlyEvent.Meta):
         verbose_name = _("ticket event")
         verbose_name_plural = _("ticket events")
         indexes = [models.Index(fields=["ticket", "at"])]
 
     def __str__(self):
         return f"{self.ticket_id}:{self.kind}@{self.at:%Y-%m-%d %H:%M}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise ValueError("ticket events are append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValueError("ticket events are append-only")
 
 
 class Survey(models.Model):
