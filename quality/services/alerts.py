@@ -460,6 +460,12 @@ def _trend(rule, kpi, member, rows: dict, label: dt.date) -> dict:
     if baseline == 0:
         # A % change against 0 is undefined; a move off zero is a threshold matter.
         return _decision("insufficient", period_start=label, value=value, baseline=baseline)
+    return _pct_change_decision(kpi, params, label=label, value=value, baseline=baseline)
+
+
+def _pct_change_decision(kpi, params: dict, *, label: dt.date, value: float, baseline: float, **detail) -> dict:
+    """Fire when the value is worse than a non-zero baseline by more than params["pct"]
+    percent, in the KPI's worse direction; the limit is the baseline moved by that share."""
     change = 100.0 * (value - baseline) / abs(baseline)
     factor = params["pct"] / 100.0
     if kpi.direction == "down":
@@ -474,6 +480,7 @@ def _trend(rule, kpi, member, rows: dict, label: dt.date) -> dict:
         lcl=lcl,
         ucl=ucl,
         change_pct=change,
+        **detail,
     )
 
 
@@ -625,22 +632,7 @@ def _members_trend(rule, kpi, label, mine: tuple, others: list, group: list, ind
     baseline = _kpi_value(kpi, sum(n for n, _d in others), sum(d for _n, d in others))
     if not baseline:
         return _decision("insufficient", period_start=label, value=value, baseline=baseline)
-    change = 100.0 * (value - baseline) / abs(baseline)
-    factor = params["pct"] / 100.0
-    if kpi.direction == "down":
-        fire, lcl, ucl = change > params["pct"], None, baseline + abs(baseline) * factor
-    else:
-        fire, lcl, ucl = -change > params["pct"], baseline - abs(baseline) * factor, None
-    return _decision(
-        "fire" if fire else "clear",
-        period_start=label,
-        value=value,
-        baseline=baseline,
-        lcl=lcl,
-        ucl=ucl,
-        change_pct=change,
-        members=len(others) + 1,
-    )
+    return _pct_change_decision(kpi, params, label=label, value=value, baseline=baseline, members=len(others) + 1)
 
 
 def _members_decisions(rule: AlertRule, kpi: Kpi, label: dt.date, end: dt.date) -> list[tuple[dict, dict]]:
