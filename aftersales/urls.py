@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("tickets.api.urls")),
     path("", include("quality.api.urls")),
     path("", include("intake.api.urls")),
+    path("", include("improvements.api.urls")),
 ]
 
 urlpatterns = [
@@ -26,6 +27,7 @@ urlpatterns = [
     path("trace/", include("quality.trace_urls")),
     path("recalls/", include("quality.recall_urls")),
     path("alerts/", include("quality.alert_urls")),
+    path("improvements/", include("improvements.urls")),
     path("intake/", include("intake.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

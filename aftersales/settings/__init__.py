@@ -263,6 +263,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "quality.tasks.recall_units_remedied_sync_task",
         "schedule": crontab(hour=2, minute=10),
     },
+    # Issue 8: action reminders and escalations, and the recurrence watch of closed issues.
+    "improvement-actions-remind": {
+        "task": "improvements.tasks.actions_remind_task",
+        "schedule": crontab(hour=7, minute=0),
+    },
+    "improvement-recurrence-watch": {
+        "task": "improvements.tasks.recurrence_watch_task",
+        "schedule": crontab(hour=2, minute=50),
+    },
 }
 # KPI status: within this share of the target (at least 0.5 of the unit) is "near".
 KPI_NEAR_BAND = float(os.environ.get("KPI_NEAR_BAND", "0.05"))
@@ -288,3 +297,11 @@ SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # Monitoring (issue 7): how long every evaluation of an alert rule is kept.
 ALERT_EVALUATION_RETENTION_DAYS = int(os.environ.get("ALERT_EVALUATION_RETENTION_DAYS", "90"))
+
+# Closed-loop improvement (issue 8)
+# Owners are reminded this many days before an action's due date (and escalated after it).
+IMPROVEMENT_REMINDER_DAYS = int(os.environ.get("IMPROVEMENT_REMINDER_DAYS", "3"))
+# After closure, failures of the same mode in the same scope are watched this many days.
+IMPROVEMENT_WATCH_DAYS = int(os.environ.get("IMPROVEMENT_WATCH_DAYS", "90"))
+# What a recurrence does to a closed issue: "reopen" it or "flag" it for the committee.
+IMPROVEMENT_RECURRENCE_ACTION = os.environ.get("IMPROVEMENT_RECURRENCE_ACTION", "reopen")

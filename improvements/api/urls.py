@@ -1,0 +1,3 @@
+"""REST API of the improvement loop (/api/v1/improvements/...)."""
+
+urlpatterns: list = []

@@ -1,0 +1,4 @@
+"""Pages of the improvement loop (/improvements/...)."""
+
+app_name = "improvements"
+urlpatterns: list = []
