@@ -1,3 +1,8 @@
-"""REST API of the improvement loop (/api/v1/improvements/...)."""
+"""REST API of the improvement loop (/api/v1/...)."""
 
-urlpatterns: list = []
+from django.urls import include, path
+
+urlpatterns: list = [
+    path("", include("improvements.api.reviews")),
+    path("", include("improvements.api.verification")),
+]

@@ -1,0 +1,3 @@
+"""Pages of the improvement loop: knowledge (owned by its helper)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Pages of the improvement loop: review (owned by its helper)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Pages of the improvement loop: verification (owned by its helper)."""
+
+urlpatterns: list = []
