@@ -1,5 +1,5 @@
-"""Inclusion tags the issue page (owned by H4) renders; each section's owner fills its
-tag: issue_verifications and issue_suggestions (H2), issue_reviews (H3)."""
+"""Sections of the issue page owned by the verification/knowledge helper (H2):
+issue_verifications and issue_suggestions."""
 
 from django import template
 
@@ -14,8 +14,3 @@ def issue_verifications(issue, user=None):
 @register.inclusion_tag("improvements/_section_placeholder.html")
 def issue_suggestions(issue, user=None):
     return {"section": "suggestions", "issue": issue}
-
-
-@register.inclusion_tag("improvements/_section_placeholder.html")
-def issue_reviews(issue, user=None):
-    return {"section": "reviews", "issue": issue}
