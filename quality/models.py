@@ -301,6 +301,40 @@ class KpiSnapshot(models.Model):
         return f"{self.kpi} {self.grain} {self.period_start} {self.dimension}={self.member}: {self.value}"
 
 
+class KpiCube(models.Model):
+    """The additive KPI measures by local day and single dimension member (the snapshot
+    refresh's store: every stored period is a sum of these rows, so a new day costs a
+    scan of that day's records). One row holds up to CUBE_SLOTS measures of one record
+    set and time field; `key` names that set of measures (their SQL), so a changed
+    definition is a new key, built from all history on its first refresh."""
+
+    CUBE_SLOTS = 8
+
+    key = models.CharField(max_length=40)
+    span = models.CharField(max_length=8, default="day")  # day | month (the sum of its days)
+    day = models.DateField()  # the day, or the month's first
+    dimension = models.CharField(max_length=32, blank=True)  # "" = the total
+    member = models.CharField(max_length=200, blank=True)
+    # Exact sums: counts, durations in microseconds, decimal amounts.
+    v0 = models.DecimalField(max_digits=38, decimal_places=10, null=True)
+    v1 = models.DecimalField(max_digits=38, decimal_places=10, null=True)
+    v2 = models.DecimalField(max_digits=38, decimal_places=10, null=True)
+    v3 = models.DecimalField(max_digits=38, decimal_places=10, null=True)
+    v4 = models.DecimalField(max_digits=38, decimal_places=10, null=True)
+    v5 = models.DecimalField(max_digits=38, decimal_places=10, null=True)
+    v6 = models.DecimalField(max_digits=38, decimal_places=10, null=True)
+    v7 = models.DecimalField(max_digits=38, decimal_places=10, null=True)
+    latest = models.DateTimeField(null=True)  # max(time) of the day's records (provisional windows)
+
+    class Meta:
+        verbose_name = _("KPI cube row")
+        verbose_name_plural = _("KPI cube rows")
+        indexes = [models.Index(fields=["key", "span", "dimension", "day"], name="kpi_cube_key_span_dim_day")]
+
+    def __str__(self):
+        return f"{self.key} {self.span} {self.day} {self.dimension}={self.member}"
+
+
 class KpiRefreshState(models.Model):
     """One row per snapshot plan: what is covered and where the last refresh stopped
     (high-water marks of the record sets, for the incremental refresh)."""

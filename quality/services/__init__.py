@@ -13,7 +13,13 @@ from .alerts import (
     alert_silence_expire,
 )
 from .failures import failure_delete, failure_record, failure_repeats_mark, failure_update
-from .kpi import kpi_snapshots_refresh, kpi_target_set, metric_definition_deactivate, metric_definition_save
+from .kpi import (
+    kpi_change_marks_register,
+    kpi_snapshots_refresh,
+    kpi_target_set,
+    metric_definition_deactivate,
+    metric_definition_save,
+)
 from .recalls import (
     recall_create,
     recall_transition,
@@ -40,6 +46,7 @@ __all__ = [
     "failure_record",
     "failure_repeats_mark",
     "failure_update",
+    "kpi_change_marks_register",
     "kpi_snapshots_refresh",
     "kpi_target_set",
     "metric_definition_deactivate",

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections import defaultdict
 
 from django.apps import apps
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Min
+from django.db.models import Count, Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -19,7 +20,7 @@ from ..kpi.engine import kpi_compute_plan
 from ..kpi.periods import GRAINS, grain_floor, grain_next, kpi_zone
 from ..kpi.registry import DIMENSIONS, kpi_lookup, kpi_registry
 from ..metrics import MetricDefinitionError, metric_definition_clean
-from ..models import KpiRefreshState, KpiSnapshot, KpiTarget, MetricDefinition
+from ..models import KpiCube, KpiRefreshState, KpiSnapshot, KpiTarget, MetricDefinition
 from ..selectors import SNAPSHOT_PLAN
 
 # Which grains are stored, and for which single dimensions ("*": every supported one).
@@ -40,6 +41,14 @@ _MARKS = [
     ("quality.RecallUnit", "pk", ["remedied_at", "recall__opened_at"]),
 ]
 _OVERLAP = dt.timedelta(minutes=5)  # updated_at of a transaction still open at the mark
+
+
+def kpi_change_marks_register(*, model: str, field: str, times: list[str]) -> None:
+    """Apps above quality whose KPIs count their own records say where their changes
+    show (a high-water `field`: "pk" or "updated_at") and which times those changes can
+    move, so the incremental refresh sees them. Registering a model again replaces it."""
+    _MARKS[:] = [mark for mark in _MARKS if mark[0] != model]
+    _MARKS.append((model, field, list(times)))
 
 
 def _plan() -> dict[str, list[str]]:
@@ -78,7 +87,11 @@ def _touched_from(marks: dict) -> dt.date | None:
             if field == "updated_at"
             else {"pk__gt": marks[label]}
         )
-        found = model._default_manager.filter(**lookup).aggregate(**{f"t{i}": Min(t) for i, t in enumerate(times)})
+        # The count keeps PostgreSQL from answering a lone MIN by walking the time index
+        # from its start past every old record (0.2 s); the new records are few.
+        aggregates = {f"t{i}": Min(t) for i, t in enumerate(times)}
+        found = model._default_manager.filter(**lookup).aggregate(**aggregates, n=Count("pk"))
+        found.pop("n")
         for value in found.values():
             day = _local_date(value)
             if day is not None and (earliest is None or day < earliest):
@@ -129,20 +142,24 @@ def kpi_snapshots_refresh(*, full: bool = False, since: dt.date | None = None, n
             touched = _touched_from(state.marks.get("marks", {}))
             last = _local_date(state.last_run_at) or today
             start, mode = min(touched or last, last), "incremental"
-        # KPIs refreshed from the same day are computed together (one scan per record
-        # set and time field serves them all).
-        by_start: dict[dt.date, list] = {}
-        for kpi in kpi_registry().values():
+        # Each KPI from its own first day (a provisional window reaches further back);
+        # one plan computes them all, so the cube's groups are always the registry's.
+        kpis = list(kpi_registry().values())
+        starts: dict[str, dt.date] = {}
+        for kpi in kpis:
             kpi_start = start
             if kpi.provisional_window is not None and mode == "incremental":
                 open_from = _local_date(now - kpi.provisional_window()) - dt.timedelta(days=1)
                 kpi_start = min(kpi_start or open_from, open_from)
             if kpi_start is not None:
-                by_start.setdefault(kpi_start, []).append(kpi)
-        written = 0
-        for kpi_start, kpis in by_start.items():
-            computed = kpi_compute_plan(kpis, plan=plan, start=kpi_start, today=today, now=now)
-            written += _store(kpis, plan, kpi_start, computed, now)
+                starts[kpi.code] = kpi_start
+        if mode == "full":
+            _cube_clear()  # rebuilt from the records below; no key of an old definition stays
+        computed = kpi_compute_plan(kpis, plan=plan, starts=starts, today=today, now=now, rebuild=mode == "full")
+        written = _store([k for k in kpis if k.code in starts], plan, starts, computed, now)
+        if mode == "full" and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:  # the planner's row counts of the new cube
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(KpiCube._meta.db_table)}")
         if start is not None and mode == "full":
             state.covered_from = start
         elif start is not None and state.covered_from is not None:
@@ -165,28 +182,43 @@ def kpi_snapshots_refresh(*, full: bool = False, since: dt.date | None = None, n
     }
 
 
-def _store(kpis, plan: dict[str, list[str]], start: dt.date, computed: dict, now) -> int:
+def _cube_clear() -> None:
+    """Empty the cube for a full rebuild: TRUNCATE on PostgreSQL (transactional there,
+    and far cheaper than deleting a million rows), DELETE elsewhere."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {connection.ops.quote_name(KpiCube._meta.db_table)}")
+    else:
+        KpiCube.objects.all().delete()
+
+
+def _store(kpis, plan: dict[str, list[str]], starts: dict[str, dt.date], computed: dict, now) -> int:
     """Replace each (KPI, grain, dimension)'s rows from the grain's first period."""
     snapshots = []
+    # One DELETE per grain and first period (not per KPI): the KPIs mostly share a start.
+    stale: dict[tuple[str, dt.date], list[str]] = defaultdict(list)
+    for kpi in kpis:
+        for grain in plan:
+            stale[(grain, grain_floor(starts[kpi.code], grain))].append(kpi.code)
+    for (grain, g_start), codes in stale.items():
+        stored = KpiSnapshot.objects.filter(kpi__in=codes, grain=grain, dimension__in=["", *plan[grain]])
+        stored.filter(period_start__gte=g_start).delete()
     for kpi in kpis:
         for grain, dims in plan.items():
-            g_start = grain_floor(start, grain)
             names = ["", *[d for d in dims if d in kpi.dims]]
-            stored = KpiSnapshot.objects.filter(kpi=kpi.code, grain=grain, dimension__in=names)
-            stored.filter(period_start__gte=g_start).delete()
             snapshots += [
-                KpiSnapshot(
-                    kpi=kpi.code,
-                    grain=grain,
-                    period_start=dt.date.fromisoformat(row["period_start"]),
-                    dimension=dim,
-                    member=row[dim] if dim else "",
-                    numerator=row["numerator"],
-                    denominator=row["denominator"],
-                    value=row["value"],
-                    provisional=row["provisional"],
-                    computed_at=now,
-                    definition_version=kpi.version,
+                (
+                    kpi.code,
+                    grain,
+                    dt.date.fromisoformat(row["period_start"]),
+                    dim,
+                    row[dim] if dim else "",
+                    row["numerator"],
+                    row["denominator"],
+                    row["value"],
+                    row["provisional"],
+                    now,
+                    kpi.version,
                 )
                 for dim in names
                 for row in computed[(kpi.code, grain, dim)]
@@ -210,16 +242,18 @@ _COPY_FIELDS = [
 ]
 
 
-def _insert(snapshots: list[KpiSnapshot]) -> None:
-    """COPY on PostgreSQL (a full refresh writes some 200,000 rows), else bulk_create."""
+def _insert(snapshots: list[tuple]) -> None:
+    """COPY on PostgreSQL (a full refresh writes some 200,000 rows), else bulk_create;
+    a row is a tuple in _COPY_FIELDS order."""
     if connection.vendor != "postgresql":
-        KpiSnapshot.objects.bulk_create(snapshots, batch_size=2000)
+        objects = [KpiSnapshot(**dict(zip(_COPY_FIELDS, row, strict=True))) for row in snapshots]
+        KpiSnapshot.objects.bulk_create(objects, batch_size=2000)
         return
     table = connection.ops.quote_name(KpiSnapshot._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(KpiSnapshot._meta.get_field(f).column) for f in _COPY_FIELDS)
     with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        for snapshot in snapshots:
-            copy.write_row([getattr(snapshot, f) for f in _COPY_FIELDS])
+        for row in snapshots:
+            copy.write_row(row)
 
 
 def kpi_target_set(
