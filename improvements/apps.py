@@ -11,12 +11,17 @@ class ImprovementsConfig(AppConfig):
 
     def ready(self):
         from catalog.roles import register_role_permissions
+        from quality.panels import alert_panel_register
 
         from .hooks import hooks_register
         from .kpis import improvement_kpis_register
+        from .panels import alert_improvement_panel
 
         improvement_kpis_register()
         hooks_register()
+        alert_panel_register(
+            key="improvements", template="improvements/_alert_panel.html", context=alert_improvement_panel
+        )
         read = [
             "view_improvementissue",
             "view_cause",
@@ -36,12 +41,14 @@ class ImprovementsConfig(AppConfig):
             "change_action",
             "add_verification",
         ]
+        meeting_read = ["view_reviewmeeting", "view_agendaitem"]
         meetings = ["add_reviewmeeting", "change_reviewmeeting", "add_agendaitem", "change_agendaitem"]
         register_role_permissions(
             {
                 # Owners of actions (any staff) see their actions and the issues they belong to.
                 "agent": ["view_action", "change_action"],
-                "supervisor": [*read, "change_action"],
+                # Supervisors follow their teams' issues; the committee's meetings are not theirs.
+                "supervisor": [*(p for p in read if p not in meeting_read), "change_action"],
                 "quality_engineer": [*read, *work, *meetings, "add_fishboneset", "change_fishboneset"],
                 "committee_member": [*read, *work, *meetings],
                 "manager": read,

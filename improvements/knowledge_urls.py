@@ -1,3 +1,9 @@
-"""Pages of the improvement loop: knowledge (owned by its helper)."""
+"""Pages of the improvement loop: the knowledge base."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import knowledge_views
+
+urlpatterns: list = [
+    path("knowledge/", knowledge_views.knowledge, name="knowledge"),
+]

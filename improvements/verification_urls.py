@@ -1,3 +1,9 @@
-"""Pages of the improvement loop: verification (owned by its helper)."""
+"""Pages of the improvement loop: effectiveness verification (run from the issue page)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import verification_views
+
+urlpatterns: list = [
+    path("issues/<int:pk>/verifications/", verification_views.verification_run, name="verification-run"),
+]

@@ -1543,6 +1543,10 @@ def demo_seed(
         demo_sla_setup(as_of=as_of, mark_imported=spec.full_timeline)
         failure_repeats_mark()  # repeat flags: one UPDATE over the seeded failures
         alert_rules_install_defaults()  # a flushed database has lost the migration's rules
+        if not reference_only:
+            from .improvement_demo import improvement_demo_seed
+
+            improvement_demo_seed(as_of=as_of, log=log)
         generator._progress("committing")
     log(f"  done in {time.monotonic() - generator.t0:.1f} s")
     return sink.counts

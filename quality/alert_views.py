@@ -43,6 +43,7 @@ from .alert_forms import AlertFilterForm, AlertRuleForm, AssignForm, ReplayForm,
 from .kpi.periods import GRAINS, grain_floor, grain_next, grain_previous
 from .kpi.registry import DIMENSIONS, kpi_lookup
 from .models import AlertEvaluation, AlertKind, AlertRule, AlertSeverity, AlertSilence, AlertStatus
+from .panels import alert_panels
 from .services import alerts as alert_services
 
 PAGE_SIZE = 50
@@ -231,6 +232,8 @@ def alert_detail(request, pk):
         "can_silence": can_work and request.user.has_perm(SILENCE_ADD_PERM),
         "workers": list(workers()) if can_work and is_open else [],
         "silence_form": SilenceForm(initial={"duration": "1d"}),
+        # Panels of the apps above quality (improvement issues): see quality.panels.
+        "panels": alert_panels(alert, request.user),
         "chart_config": {
             "url": reverse("alerts:series", args=[alert.pk]),
             "labels": {

@@ -29,7 +29,8 @@ from tickets.models import Channel, Priority, Status, Team, TicketType
 from . import selectors
 from .api.serializers import KpiSerializer
 from .kpi.periods import GRAINS, grain_floor, grain_next, kpi_zone
-from .kpi.registry import CATEGORIES, DIMENSIONS, NONE_MEMBER, UNITS
+from .kpi.registry import CATEGORIES, DIMENSIONS, NONE_MEMBER, RECORD_MODEL_NAMES, UNITS
+from .kpi.registry import RECORD_LABELS as REGISTERED_LABELS
 from .models import RecallUnitStatus
 
 # The dimensions of the filter bar; any other dimension (a drill-down's team, assignee,
@@ -655,8 +656,8 @@ def kpi_records(request, code):
             kpi=kpi,
             extra={
                 "page_size": RECORDS_PAGE_SIZE,
-                "record_labels": {name: str(label) for name, label in RECORD_LABELS.items()},
-                "models": {name: str(label) for name, label in RECORD_MODELS.items()},
+                "record_labels": {name: str(label) for name, label in {**REGISTERED_LABELS, **RECORD_LABELS}.items()},
+                "models": {name: str(label) for name, label in {**RECORD_MODEL_NAMES, **RECORD_MODELS}.items()},
             },
         ),
     }

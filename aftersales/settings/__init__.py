@@ -190,6 +190,13 @@ SPECTACULAR_SETTINGS = {
         "AlertStatusEnum": "quality.models.AlertStatus",
         "AlertScheduleEnum": "quality.models.AlertSchedule",
         "AlertAutoActionEnum": "quality.models.AlertAutoAction",
+        "ImprovementStateEnum": "improvements.models.State",
+        "ImprovementSeverityEnum": "improvements.models.Severity",
+        "ImprovementSourceEnum": "improvements.models.Source",
+        "ImprovementActionKindEnum": "improvements.models.ActionKind",
+        "ImprovementActionStatusEnum": "improvements.models.ActionStatus",
+        "AgendaKindEnum": "improvements.models.AgendaKind",
+        "MeetingStatusEnum": "improvements.models.MeetingStatus",
     },
 }
 
@@ -305,3 +312,5 @@ IMPROVEMENT_REMINDER_DAYS = int(os.environ.get("IMPROVEMENT_REMINDER_DAYS", "3")
 IMPROVEMENT_WATCH_DAYS = int(os.environ.get("IMPROVEMENT_WATCH_DAYS", "90"))
 # What a recurrence does to a closed issue: "reopen" it or "flag" it for the committee.
 IMPROVEMENT_RECURRENCE_ACTION = os.environ.get("IMPROVEMENT_RECURRENCE_ACTION", "reopen")
+# The TrueType CJK font embedded in PDFs (minutes, reports); Debian's fonts-wqy-zenhei.
+PDF_CJK_FONT = os.environ.get("PDF_CJK_FONT", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")

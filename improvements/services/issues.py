@@ -108,8 +108,17 @@ def allowed_transitions(issue: ImprovementIssue) -> list[str]:
     return [s for s in State.values if transition_allowed(issue.state, s)]
 
 
-def _latest_verdict(issue: ImprovementIssue) -> str | None:
-    latest = issue.verifications.order_by("-created_at", "-id").first()
+def issue_closing_verdict(issue: ImprovementIssue) -> str | None:
+    """The verdict that may close the issue: its latest verification run since it entered
+    verification (an early check made during implementation does not count)."""
+    if issue.state != State.VERIFICATION:
+        return None
+    latest = (
+        issue.verifications.filter(created_at__gte=issue.state_entered_at)
+        .order_by("-created_at", "-id")
+        .only("verdict")
+        .first()
+    )
     return latest.verdict if latest else None
 
 
@@ -130,7 +139,7 @@ def issue_guard_errors(issue: ImprovementIssue, to_state: str, *, actor=None, ov
             errors["actions"] = [
                 _("%(count)d corrective action(s) are not done yet.") % {"count": open_count},
             ]
-    if to_state == State.CLOSED and _latest_verdict(issue) != Verdict.EFFECTIVE:
+    if to_state == State.CLOSED and issue_closing_verdict(issue) != Verdict.EFFECTIVE:
         if not override_reason.strip():
             errors["verification"] = [
                 _("Closing needs an effective verification, or a committee override with a reason."),
@@ -215,7 +224,7 @@ def issue_transition(
     if to_state in NEEDS_REASON:
         issue.reason = text or override
         fields.append("reason")
-    if to_state == State.CLOSED and _latest_verdict(issue) != Verdict.EFFECTIVE:
+    if to_state == State.CLOSED and issue_closing_verdict(issue) != Verdict.EFFECTIVE:
         issue.override_reason = override or text
         fields.append("override_reason")
     if fields:
@@ -376,6 +385,8 @@ def issue_create(
     at = _now(at)
     errors: dict[str, list[str]] = {}
     fields = {"title": title, "severity": severity, "baseline_kpi": baseline_kpi}
+    if product_model is not None and product_line is None:
+        product_line = product_model.product_line  # the KPI's product_line dimension reads it
     _check_texts(fields, errors)
     if source not in Source.values:
         errors["source"] = [_("“%(value)s” is not a valid choice.") % {"value": source}]
@@ -439,6 +450,8 @@ def issue_update(*, issue_id: int, actor, batches: Iterable | None = None, **cha
     _check_texts(changes, errors)
     if errors:
         raise ApplicationError(_("The improvement issue was not changed."), errors=errors)
+    if changes.get("product_model") is not None and changes.get("product_line") is None:
+        changes["product_line"] = changes["product_model"].product_line
     changed = [name for name, value in changes.items() if getattr(issue, name) != value]
     for name in changed:
         setattr(issue, name, changes[name])

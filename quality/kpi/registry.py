@@ -217,9 +217,22 @@ def kpi_lookup(code: str) -> Kpi | None:
 # Drill-through: the columns shown for a record of each record set, and its page.
 RECORD_FIELDS: dict[str, dict[str, str]] = {}
 RECORD_LINKS: dict[str, Callable[[dict], str | None]] = {}
+# Column headings and record-set names that apps above quality bring for their records.
+RECORD_LABELS: dict[str, object] = {}
+RECORD_MODEL_NAMES: dict[str, object] = {}
 
 
-def record_fields_register(model: str, fields: dict[str, str], link: Callable[[dict], str | None] | None = None):
+def record_fields_register(
+    model: str,
+    fields: dict[str, str],
+    link: Callable[[dict], str | None] | None = None,
+    *,
+    labels: Mapping[str, object] | None = None,
+    name: object | None = None,
+):
     RECORD_FIELDS[model] = fields
     if link:
         RECORD_LINKS[model] = link
+    RECORD_LABELS.update(labels or {})
+    if name is not None:
+        RECORD_MODEL_NAMES[model] = name

@@ -247,14 +247,18 @@ def test_process_stuck_sla_breaches_and_overdue_followups():
 @pytest.mark.django_db
 def test_overdue_actions_is_a_registry_hook():
     rule = AlertRule(code="a", name="a", kind="process", grain="day", params={"check": "overdue_actions", "count": 1})
-    [(_m, d)] = alert_rule_decisions(rule=rule, as_of=dt.date(2026, 3, 9))
-    assert d["decision"] == "insufficient"
-    svc.alert_process_check_register("overdue_actions", lambda **kw: {"": 3})
+    # The improvements app registers the real check at start-up: set it aside for the test.
+    registered = svc._PROCESS_CHECKS.pop("overdue_actions", None)
     try:
+        [(_m, d)] = alert_rule_decisions(rule=rule, as_of=dt.date(2026, 3, 9))
+        assert d["decision"] == "insufficient"
+        svc.alert_process_check_register("overdue_actions", lambda **kw: {"": 3})
         [(_m, d)] = alert_rule_decisions(rule=rule, as_of=dt.date(2026, 3, 9))
         assert (d["decision"], d["value"]) == ("fire", 3.0)
     finally:
-        svc._PROCESS_CHECKS.pop("overdue_actions")
+        svc._PROCESS_CHECKS.pop("overdue_actions", None)
+        if registered is not None:
+            svc.alert_process_check_register("overdue_actions", registered)
 
 
 # --- replay -----------------------------------------------------------------------------------
