@@ -165,7 +165,15 @@ def kpi_snapshots_refresh(*, full: bool = False, since: dt.date | None = None, n
         elif start is not None and state.covered_from is not None:
             state.covered_from = min(state.covered_from, start)
         state.covered_to = today + dt.timedelta(days=1)
+        # The KPIs whose rows cover the whole stored range: all of them after a full run;
+        # after a partial one, those already covered whose definition did not change (a
+        # KPI registered since is read live until the next full run stores its history).
+        versions = {code: kpi.version for code, kpi in kpi_registry().items()}
+        if mode != "full":
+            before = state.marks.get("kpis", {})
+            versions = {code: v for code, v in versions.items() if before.get(code) == v}
         state.marks = {
+            "kpis": versions,
             "marks": marks,
             "plan": plan,
             "covered_to": {grain: grain_next(grain_floor(today, grain), grain).isoformat() for grain in plan},
