@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from catalog.models import AppendOnlyEvent, Batch, Component, ProductLine, ProductModel, Region, Supplier
 from quality.models import Alert, Failure, FailureMode, Recall
@@ -240,7 +241,7 @@ class Why(models.Model):
 class ActionKind(models.TextChoices):
     CONTAINMENT = "containment", _("Containment")
     CORRECTIVE = "corrective", _("Corrective")
-    PREVENTIVE = "preventive", _("Preventive")
+    PREVENTIVE = "preventive", pgettext_lazy("action kind", "Preventive")
     SYSTEMIC = "systemic", _("Systemic")
 
 

@@ -11,6 +11,7 @@ from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q,
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from catalog.roles import user_has_global_read
 from tickets.models import Team
@@ -224,7 +225,10 @@ def issue_phase_days(issue: ImprovementIssue, *, now: dt.datetime | None = None)
     """The closure waterfall: days per phase (stored), plus the running time of the
     phase the issue is in now (`running`)."""
     now = now or timezone.now()
-    rows = []
+    # Closure time counts from the earliest evidence (METRICS.md), so the waterfall starts
+    # there: its total is the issue's improvement_closure_days once it is closed.
+    waited = max((issue.created_at - issue.detected_at).total_seconds(), 0) / 86400
+    rows = [{"phase": "detected", "label": _("Detection to opening"), "days": waited, "running": 0.0}]
     for phase in PHASES:
         days = getattr(issue, f"{phase}_days") or 0.0
         running = 0.0

@@ -41,7 +41,7 @@ from .forms import (
     TransitionForm,
     WhysForm,
 )
-from .models import ActionStatus, ImprovementIssue, Severity, State
+from .models import ActionStatus, Decision, ImprovementIssue, Severity, State, Verdict
 from .services.issues import NEEDS_REASON, OPEN_STATES, REOPEN_TO, is_committee
 
 RECALL_ADD_PERM = "quality.add_recall"
@@ -112,7 +112,7 @@ EVENT_LABELS = {
 
 def _labelled(value: str) -> str:
     """A state or status value as its label (the timeline's from/to)."""
-    for choices in (State, ActionStatus):
+    for choices in (State, ActionStatus, Decision, Verdict):
         if value in choices.values:
             return str(choices(value).label)
     return value

@@ -71,7 +71,7 @@ def test_create_detail_and_patch(engineer, team_a, batch, records):
     body = response.json()
     assert body["code"].startswith("IMP-") and body["state"] == "draft" and body["batches"] == [batch.code]
     assert body["evidence"]["failures"] == sorted(f.pk for f in records)
-    assert [p["phase"] for p in body["phase_days"]][:2] == ["draft", "triage"]
+    assert [p["phase"] for p in body["phase_days"]][:3] == ["detected", "draft", "triage"]
     assert body["allowed_transitions"] == ["triage", "rejected", "cancelled"]
     issue_id = body["id"]
     patched = client.patch(

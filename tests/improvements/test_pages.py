@@ -108,9 +108,12 @@ def test_detail_shows_fishbone_actions_waterfall_and_timeline(issue, engineer, c
     assert f'id="cause-{cause.pk}"' in html and "Teardown of 12 returns" in html
     assert "Change the bearing" in html
     waterfall = json.loads(html.split('id="waterfall-data" type="application/json">')[1].split("</script>")[0])
-    assert waterfall["phases"][:2] == ["draft", "triage"]
-    assert waterfall["days"][0] == pytest.approx(1 / 24, abs=1e-3)  # advance: one hour per step
-    assert waterfall["running"][3] > 0 and sum(waterfall["running"]) == waterfall["running"][3]
+    # From the earliest evidence to the opening first, then the phases.
+    assert waterfall["phases"][:3] == ["detected", "draft", "triage"]
+    issue.refresh_from_db()
+    assert waterfall["days"][0] == pytest.approx((issue.created_at - issue.detected_at).total_seconds() / 86400)
+    assert waterfall["days"][1] == pytest.approx(1 / 24, abs=1e-3)  # advance: one hour per step
+    assert waterfall["running"][4] > 0 and sum(waterfall["running"]) == waterfall["running"][4]
     assert 'data-event="transition"' in html and 'data-event="created"' in html
 
 
