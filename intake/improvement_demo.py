@@ -25,7 +25,6 @@ a few existing records (cheap at every scale); the same --as-of gives the same r
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import time
 from collections.abc import Callable
 
@@ -39,7 +38,6 @@ from improvements.models import (
     ActionStatus,
     AgendaKind,
     Decision,
-    FishboneSet,
     ImprovementIssue,
     ReviewMeeting,
     Source,
@@ -551,15 +549,6 @@ def _dripping(*, clock: _Clock, users: dict, refs: dict) -> ImprovementIssue:
     return issue
 
 
-def fishbone_sets_install() -> None:
-    """The migration's fishbone sets, when a flushed database has lost them (as
-    demo_seed's alert rules): issues and causes need the default set."""
-    if FishboneSet.objects.filter(is_default=True).exists():
-        return
-    for values in importlib.import_module("improvements.migrations.0002_fishbone_sets").SETS:
-        FishboneSet.objects.update_or_create(code=values["code"], defaults=values)
-
-
 def _references() -> dict | None:
     from .demo import TEAMS  # imported late: intake.demo calls this module
 
@@ -587,7 +576,6 @@ def improvement_demo_seed(*, as_of: dt.date, log: Callable[[str], None] = print)
         log("  improvement history: skipped (no demo users or reference data)")
         return {"issues": 0, "meetings": 0}
     started = time.monotonic()
-    fishbone_sets_install()
     clock = _Clock(as_of)
     router, router_meetings = _router_lockout(clock=clock, users=users, refs=refs)
     pump, pump_meetings = _drain_pump(clock=clock, users=users, refs=refs)

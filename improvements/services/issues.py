@@ -8,6 +8,7 @@ ImprovementEvent. A refused step raises before anything is written."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -302,6 +303,15 @@ SCOPE_FIELDS = ("product_line", "product_model", "component", "supplier", "regio
 EDITABLE = ("title", "description", "severity", "owner", "team", *SCOPE_FIELDS, "baseline_kpi", "baseline_filters")
 
 
+def fishbone_sets_install() -> None:
+    """The migration's fishbone sets, when a flushed database has lost them (like the
+    alert rules): an issue's causes sit on the default set's bones."""
+    if FishboneSet.objects.filter(is_default=True).exists():
+        return
+    for values in importlib.import_module("improvements.migrations.0002_fishbone_sets").SETS:
+        FishboneSet.objects.update_or_create(code=values["code"], defaults=values)
+
+
 def _next_code(at: dt.datetime) -> str:
     prefix = f"IMP-{timezone.localtime(at):%Y}-"
     last = ImprovementIssue.objects.filter(code__startswith=prefix).aggregate(m=Max("code"))["m"]
@@ -396,6 +406,7 @@ def issue_create(
     }
     if errors:
         raise ApplicationError(_("The improvement issue was not created."), errors=errors)
+    fishbone_sets_install()
     for _attempt in range(3):
         try:
             with transaction.atomic():
