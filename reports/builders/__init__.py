@@ -1,0 +1,1 @@
+"""PDF builders: each turns the figures of one report into a reportlab story and bytes."""

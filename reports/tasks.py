@@ -1,0 +1,1 @@
+"""Celery tasks of the reports app (helper R3): thin, idempotent."""
