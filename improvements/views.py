@@ -146,6 +146,18 @@ def _refused(request, error: ApplicationError) -> None:
     messages.error(request, text)
 
 
+def _attempt(request, call, success):
+    """Run one service call for a page: a refusal becomes the page's error message, a
+    success its message (`success` may take the call's result). Returns the result or None."""
+    try:
+        result = call()
+    except ApplicationError as error:
+        _refused(request, error)
+        return None
+    messages.success(request, success(result) if callable(success) else success)
+    return result
+
+
 def _form_refused(request, form) -> None:
     reasons = [f"{error}" for errors in form.errors.values() for error in errors]
     messages.error(request, _("Not saved: %(reasons)s") % {"reasons": " ".join(reasons)})
@@ -460,20 +472,17 @@ def issue_transition(request, pk):
         _form_refused(request, form)
         return _back(issue.pk)
     data = form.cleaned_data
-    try:
-        issue = services.issue_transition(
+    _attempt(
+        request,
+        lambda: services.issue_transition(
             issue_id=issue.pk,
             to_state=data["state"],
             actor=request.user,
             reason=data["reason"],
             override_reason=data["override_reason"],
-        )
-    except ApplicationError as error:
-        _refused(request, error)
-    else:
-        messages.success(
-            request, _("%(code)s is now in “%(state)s”.") % {"code": issue.code, "state": State(issue.state).label}
-        )
+        ),
+        lambda issue: _("%(code)s is now in “%(state)s”.") % {"code": issue.code, "state": State(issue.state).label},
+    )
     return _back(issue.pk)
 
 
@@ -483,12 +492,13 @@ def issue_reopen(request, pk):
     issue = _issue_for_work(request, pk)
     form = ReasonForm(request.POST)
     form.is_valid()
-    try:
-        issue = services.issue_reopen(issue_id=issue.pk, actor=request.user, reason=form.cleaned_data.get("reason", ""))
-    except ApplicationError as error:
-        _refused(request, error)
-    else:
-        messages.success(request, _("%(code)s was reopened.") % {"code": issue.code})
+    _attempt(
+        request,
+        lambda: services.issue_reopen(
+            issue_id=issue.pk, actor=request.user, reason=form.cleaned_data.get("reason", "")
+        ),
+        lambda issue: _("%(code)s was reopened.") % {"code": issue.code},
+    )
     return _back(issue.pk)
 
 
@@ -496,12 +506,13 @@ def issue_reopen(request, pk):
 @require_POST
 def issue_plan_approve(request, pk):
     issue = _issue_for_work(request, pk)
-    try:
-        services.issue_plan_approve(issue_id=issue.pk, actor=request.user, comment=request.POST.get("comment", ""))
-    except ApplicationError as error:
-        _refused(request, error)
-    else:
-        messages.success(request, _("The action plan was approved."))
+    _attempt(
+        request,
+        lambda: services.issue_plan_approve(
+            issue_id=issue.pk, actor=request.user, comment=request.POST.get("comment", "")
+        ),
+        _("The action plan was approved."),
+    )
     return _back(issue.pk, "actions")
 
 
@@ -515,12 +526,11 @@ def issue_evidence(request, pk):
     if not form.is_valid() or form.errors:
         _form_refused(request, form)
         return _back(issue.pk, "evidence")
-    try:
-        services.issue_evidence_link(issue_id=issue.pk, actor=request.user, **records)
-    except ApplicationError as error:
-        _refused(request, error)
-    else:
-        messages.success(request, _("The evidence was linked."))
+    _attempt(
+        request,
+        lambda: services.issue_evidence_link(issue_id=issue.pk, actor=request.user, **records),
+        _("The evidence was linked."),
+    )
     return _back(issue.pk, "evidence")
 
 
@@ -535,12 +545,11 @@ def cause_add(request, pk):
     if not form.is_valid():
         _form_refused(request, form)
         return _back(issue.pk, "fishbone")
-    try:
-        services.cause_add(issue_id=issue.pk, actor=request.user, **form.cleaned_data)
-    except ApplicationError as error:
-        _refused(request, error)
-    else:
-        messages.success(request, _("The cause was added."))
+    _attempt(
+        request,
+        lambda: services.cause_add(issue_id=issue.pk, actor=request.user, **form.cleaned_data),
+        _("The cause was added."),
+    )
     return _back(issue.pk, "fishbone")
 
 
@@ -559,14 +568,13 @@ def cause_verify(request, pk):
     if not form.is_valid() or form.errors:
         _form_refused(request, form)
         return _back(cause.issue_id, f"cause-{cause.pk}")
-    try:
-        services.cause_verify(
+    _attempt(
+        request,
+        lambda: services.cause_verify(
             cause_id=cause.pk, actor=request.user, evidence=form.cleaned_data["evidence"], failure_ids=failure_ids
-        )
-    except ApplicationError as error:
-        _refused(request, error)
-    else:
-        messages.success(request, _("The cause is verified."))
+        ),
+        _("The cause is verified."),
+    )
     return _back(cause.issue_id, f"cause-{cause.pk}")
 
 
@@ -576,12 +584,13 @@ def cause_unverify(request, pk):
     cause = _cause_for_work(request, pk)
     form = ReasonForm(request.POST)
     form.is_valid()
-    try:
-        services.cause_unverify(cause_id=cause.pk, actor=request.user, reason=form.cleaned_data.get("reason", ""))
-    except ApplicationError as error:
-        _refused(request, error)
-    else:
-        messages.success(request, _("The verification was withdrawn."))
+    _attempt(
+        request,
+        lambda: services.cause_unverify(
+            cause_id=cause.pk, actor=request.user, reason=form.cleaned_data.get("reason", "")
+        ),
+        _("The verification was withdrawn."),
+    )
     return _back(cause.issue_id, f"cause-{cause.pk}")
 
 
@@ -593,12 +602,11 @@ def cause_whys(request, pk):
     if not form.is_valid():
         _form_refused(request, form)
         return _back(cause.issue_id, f"cause-{cause.pk}")
-    try:
-        services.why_set(cause_id=cause.pk, actor=request.user, whys=form.whys())
-    except ApplicationError as error:
-        _refused(request, error)
-    else:
-        messages.success(request, _("The 5-why chain was saved."))
+    _attempt(
+        request,
+        lambda: services.why_set(cause_id=cause.pk, actor=request.user, whys=form.whys()),
+        _("The 5-why chain was saved."),
+    )
     return _back(cause.issue_id, f"cause-{cause.pk}")
 
 
@@ -606,12 +614,7 @@ def cause_whys(request, pk):
 @require_POST
 def cause_delete(request, pk):
     cause = _cause_for_work(request, pk)
-    try:
-        services.cause_delete(cause_id=cause.pk, actor=request.user)
-    except ApplicationError as error:
-        _refused(request, error)
-    else:
-        messages.success(request, _("The cause was deleted."))
+    _attempt(request, lambda: services.cause_delete(cause_id=cause.pk, actor=request.user), _("The cause was deleted."))
     return _back(cause.issue_id, "fishbone")
 
 
@@ -644,8 +647,9 @@ def action_add(request, pk):
         _form_refused(request, form)
         return _back(issue.pk, "actions")
     data = form.cleaned_data
-    try:
-        services.action_create(
+    _attempt(
+        request,
+        lambda: services.action_create(
             issue_id=issue.pk,
             actor=request.user,
             kind=data["kind"],
@@ -654,11 +658,9 @@ def action_add(request, pk):
             owner=data["owner"],
             due_on=data["due_on"],
             cause_id=data["cause"],
-        )
-    except ApplicationError as error:
-        _refused(request, error)
-    else:
-        messages.success(request, _("The action was added."))
+        ),
+        _("The action was added."),
+    )
     return _back(issue.pk, "actions")
 
 
@@ -689,12 +691,11 @@ def action_due(request, pk):
     if not form.is_valid():
         _form_refused(request, form)
         return _after_action(request, action)
-    try:
-        services.action_due_change(action_id=action.pk, actor=request.user, **form.cleaned_data)
-    except ApplicationError as error:
-        _refused(request, error)
-    else:
-        messages.success(request, _("The due date was moved."))
+    _attempt(
+        request,
+        lambda: services.action_due_change(action_id=action.pk, actor=request.user, **form.cleaned_data),
+        _("The due date was moved."),
+    )
     return _after_action(request, action)
 
 
@@ -707,16 +708,15 @@ def action_status(request, pk):
         _form_refused(request, form)
         return _after_action(request, action)
     data = form.cleaned_data
-    try:
-        services.action_status_set(
+    _attempt(
+        request,
+        lambda: services.action_status_set(
             action_id=action.pk,
             actor=request.user,
             status=data["status"],
             evidence=data["evidence"],
             completed_on=data["completed_on"],
-        )
-    except ApplicationError as error:
-        _refused(request, error)
-    else:
-        messages.success(request, _("The action is now “%(status)s”.") % {"status": ActionStatus(data["status"]).label})
+        ),
+        _("The action is now “%(status)s”.") % {"status": ActionStatus(data["status"]).label},
+    )
     return _after_action(request, action)
