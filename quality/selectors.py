@@ -134,7 +134,8 @@ def _snapshot_rows(
         return None  # a cut period is not stored
     state = KpiRefreshState.objects.filter(name=SNAPSHOT_PLAN).first()
     plan = state.marks.get("plan", {}) if state is not None and state.covered_from else {}
-    if grain not in plan or state.marks.get("kpis", {}).get(kpi.code) != kpi.version:
+    covered = state.marks.get("kpis") if state is not None else None
+    if grain not in plan or (covered is not None and covered.get(kpi.code) != kpi.version):
         return None
     covered_to = dt.date.fromisoformat(state.marks["covered_to"][grain])
     if start < grain_floor(state.covered_from, grain) or end > covered_to:

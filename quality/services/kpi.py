@@ -168,12 +168,14 @@ def kpi_snapshots_refresh(*, full: bool = False, since: dt.date | None = None, n
         # The KPIs whose rows cover the whole stored range: all of them after a full run;
         # after a partial one, those already covered whose definition did not change (a
         # KPI registered since is read live until the next full run stores its history).
+        # A state written before this list existed keeps none: readers then trust the
+        # stored rows' definition versions, as they did, until the next full run.
         versions = {code: kpi.version for code, kpi in kpi_registry().items()}
         if mode != "full":
-            before = state.marks.get("kpis", {})
-            versions = {code: v for code, v in versions.items() if before.get(code) == v}
+            before = state.marks.get("kpis")
+            versions = None if before is None else {c: v for c, v in versions.items() if before.get(c) == v}
         state.marks = {
-            "kpis": versions,
+            **({"kpis": versions} if versions is not None else {}),
             "marks": marks,
             "plan": plan,
             "covered_to": {grain: grain_next(grain_floor(today, grain), grain).isoformat() for grain in plan},

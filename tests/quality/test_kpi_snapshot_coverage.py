@@ -53,3 +53,18 @@ def test_a_kpi_registered_after_the_full_refresh_is_live_until_the_next_full_one
     newer = late_kpi(version=2)
     assert source(newer)["source"] == "live"
     assert source(registry.kpi_lookup("complaint_rate"))["source"] == "snapshot"
+
+
+def test_a_state_from_before_the_kpi_list_keeps_serving_snapshots_until_a_full_run(db, late_kpi):
+    from quality.models import KpiRefreshState
+
+    CustomerFactory(created_at=dt.datetime(2025, 1, 2, tzinfo=SH))
+    kpi_snapshots_refresh(full=True, now=NOW)
+    state = KpiRefreshState.objects.get()
+    del state.marks["kpis"]  # as an older version wrote it
+    state.save(update_fields=["marks"])
+    kpi_snapshots_refresh(now=NOW + dt.timedelta(hours=1))
+    assert "kpis" not in KpiRefreshState.objects.get().marks
+    assert source(registry.kpi_lookup("complaint_rate"))["source"] == "snapshot"
+    kpi_snapshots_refresh(full=True, now=NOW + dt.timedelta(hours=2))
+    assert KpiRefreshState.objects.get().marks["kpis"]["complaint_rate"] == 1
