@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("quality.api.urls")),
     path("", include("intake.api.urls")),
     path("", include("improvements.api.urls")),
+    path("", include("reports.api.urls")),
 ]
 
 urlpatterns = [
@@ -29,6 +30,7 @@ urlpatterns = [
     path("alerts/", include("quality.alert_urls")),
     path("improvements/", include("improvements.urls")),
     path("intake/", include("intake.urls")),
+    path("reports/", include("reports.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

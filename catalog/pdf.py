@@ -89,16 +89,26 @@ def pdf_content_width(pagesize=A4) -> float:
     return pagesize[0] - 2 * MARGIN - 2 * FRAME_PADDING
 
 
+# Characters the embedded font lacks, and what stands in for them.
+GLYPH_SUBSTITUTES = str.maketrans({"\u2212": "-"})  # minus sign
+
+
+def pdf_glyphs(text: str) -> str:
+    """The text with the characters the font lacks replaced (wqy-zenhei has no U+2212
+    minus sign: it would print as a blank)."""
+    return text.translate(GLYPH_SUBSTITUTES)
+
+
 def pdf_text(value) -> str:
     """Plain text made safe for Paragraph markup, new lines kept."""
-    return escape(str(value if value is not None else "")).replace("\n", "<br/>")
+    return escape(pdf_glyphs(str(value if value is not None else ""))).replace("\n", "<br/>")
 
 
 def pdf_paragraph(value, style: ParagraphStyle) -> Paragraph:
     return Paragraph(pdf_text(value), style)
 
 
-def _numbered_canvas(*, title: str, footer_left: str, page_label):
+def _numbered_canvas(*, title: str, footer_left: str, page_label, info: dict | None = None):
     """A canvas class that keeps every page until the end, then draws the header and
     the footer knowing the page count (two passes over the saved page states)."""
     font = pdf_fonts().regular
@@ -114,6 +124,8 @@ def _numbered_canvas(*, title: str, footer_left: str, page_label):
 
         def save(self):
             total = len(self._saved_pages)
+            if info is not None:
+                info["pages"] = total
             for state in self._saved_pages:
                 self.__dict__.update(state)
                 self._decorate(total)
@@ -140,10 +152,19 @@ def _numbered_canvas(*, title: str, footer_left: str, page_label):
     return NumberedCanvas
 
 
-def pdf_build(story: list, *, title: str, author: str = "", now: dt.datetime | None = None, pagesize=A4) -> bytes:
+def pdf_build(
+    story: list,
+    *,
+    title: str,
+    author: str = "",
+    now: dt.datetime | None = None,
+    pagesize=A4,
+    info: dict | None = None,
+) -> bytes:
     """Lay out the flowables on A4 pages with the header (title) and the footer
     ("Page X of Y", the generation time in the local time zone); returns the PDF bytes.
-    Labels are translated in the active language."""
+    Labels are translated in the active language. A dict passed as `info` receives
+    "pages": the page count (no need to parse the PDF again)."""
     pdf_fonts()
     now = timezone.localtime(now or timezone.now())
     generated = _("Generated %(time)s") % {"time": f"{now:%Y-%m-%d %H:%M} ({now.tzname()})"}
@@ -162,5 +183,5 @@ def pdf_build(story: list, *, title: str, author: str = "", now: dt.datetime | N
         topMargin=MARGIN + 4 * mm,
         bottomMargin=MARGIN,
     )
-    doc.build(story, canvasmaker=_numbered_canvas(title=title, footer_left=generated, page_label=page_label))
+    doc.build(story, canvasmaker=_numbered_canvas(title=title, footer_left=generated, page_label=page_label, info=info))
     return buffer.getvalue()

@@ -1,6 +1,10 @@
-"""The alert page's "Improvement" panel (registered in quality.panels by apps.ready)."""
+"""The alert page's "Improvement" panel (registered in quality.panels by apps.ready),
+and the registry of links that apps above improvements add to the issue page."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from . import selectors
 
@@ -13,3 +17,38 @@ def alert_improvement_panel(alert, user) -> dict | None:
         return None
     issues = list(selectors.issues_for_user(user).filter(alerts=alert).order_by("-created_at", "-id"))
     return {"alert": alert, "issues": issues, "can_create": can_create}
+
+
+# --- issue page actions -----------------------------------------------------------------------
+# Links that apps above improvements add to the issue page's header (reports' "8D report
+# (PDF)"); they register in their AppConfig.ready. `url(issue, user)` returns the link,
+# or None to hide it for that issue and user.
+
+
+@dataclass(frozen=True)
+class _IssueAction:
+    key: str
+    label: object  # a lazy translation: rendered in the page's language
+    icon: str
+    url: Callable[[object, object], str | None]
+    order: int
+
+
+_ISSUE_ACTIONS: dict[str, _IssueAction] = {}
+
+
+def issue_action_register(
+    *, key: str, label, url: Callable[[object, object], str | None], icon: str = "", order: int = 100
+) -> None:
+    """Register (or replace, by key: ready() may run twice in tests) an issue page link."""
+    _ISSUE_ACTIONS[key] = _IssueAction(key=key, label=label, icon=icon, url=url, order=order)
+
+
+def issue_actions(issue, user) -> list[dict]:
+    """The links to show on this issue's page for this user: [{key, label, icon, url}]."""
+    shown = []
+    for action in sorted(_ISSUE_ACTIONS.values(), key=lambda a: (a.order, a.key)):
+        url = action.url(issue, user)
+        if url:
+            shown.append({"key": action.key, "label": action.label, "icon": action.icon, "url": url})
+    return shown

@@ -42,6 +42,7 @@ from .forms import (
     WhysForm,
 )
 from .models import ActionStatus, Decision, ImprovementIssue, Severity, State, Verdict
+from .panels import issue_actions as issue_page_actions
 from .services.issues import NEEDS_REASON, OPEN_STATES, REOPEN_TO, is_committee
 
 RECALL_ADD_PERM = "quality.add_recall"
@@ -423,6 +424,7 @@ def issue_detail(request, pk):
         "waterfall": waterfall,
         "total_days": sum(waterfall["days"]) + sum(waterfall["running"]),
         "timeline": timeline,
+        "page_actions": issue_page_actions(issue, user),
         "action_form": ActionForm(causes=causes, initial={"owner": user.pk}),
         "evidence_form": EvidenceForm(),
         "action_statuses": ActionStatus.choices,

@@ -38,3 +38,71 @@ def alert_panels(alert: Alert, user) -> list[dict]:
         if context is not None:
             shown.append({"key": panel.key, "template": panel.template, "context": context})
     return shown
+
+
+# --- dashboard actions ------------------------------------------------------------------------
+# Buttons that apps above quality add to the dashboards (the overview and KPI pages),
+# e.g. reports' "Download PDF" of the current filters. The context function gets the
+# request and the page state (start, end, grain, filters); None hides the action.
+
+
+@dataclass(frozen=True)
+class _Action:
+    key: str
+    template: str
+    context: Callable[[object, dict], dict | None]
+    order: int
+
+
+_ACTIONS: dict[str, _Action] = {}
+
+
+def dashboard_action_register(
+    *, key: str, template: str, context: Callable[[object, dict], dict | None], order: int = 100
+) -> None:
+    """Register (or replace, by key) an action of the dashboards' header."""
+    _ACTIONS[key] = _Action(key=key, template=template, context=context, order=order)
+
+
+def dashboard_actions(request, state: dict) -> list[dict]:
+    """The actions to show for this request and page state: [{key, template, context}]."""
+    shown = []
+    for action in sorted(_ACTIONS.values(), key=lambda a: (a.order, a.key)):
+        context = action.context(request, state)
+        if context is not None:
+            shown.append({"key": action.key, "template": action.template, "context": context})
+    return shown
+
+
+# --- recall page actions ----------------------------------------------------------------------
+# Links that apps above quality add to a recall's page header (reports' "Status report
+# (PDF)"). `url(recall, user)` returns the link, or None to hide it.
+
+
+@dataclass(frozen=True)
+class _RecallAction:
+    key: str
+    label: object  # a lazy translation: rendered in the page's language
+    icon: str
+    url: Callable[[object, object], str | None]
+    order: int
+
+
+_RECALL_ACTIONS: dict[str, _RecallAction] = {}
+
+
+def recall_action_register(
+    *, key: str, label, url: Callable[[object, object], str | None], icon: str = "", order: int = 100
+) -> None:
+    """Register (or replace, by key) a link of the recall page's header."""
+    _RECALL_ACTIONS[key] = _RecallAction(key=key, label=label, icon=icon, url=url, order=order)
+
+
+def recall_actions(recall, user) -> list[dict]:
+    """The links to show on this recall's page for this user: [{key, label, icon, url}]."""
+    shown = []
+    for action in sorted(_RECALL_ACTIONS.values(), key=lambda a: (a.order, a.key)):
+        url = action.url(recall, user)
+        if url:
+            shown.append({"key": action.key, "label": action.label, "icon": action.icon, "url": url})
+    return shown

@@ -21,6 +21,7 @@ from catalog.exports import dated_filename, export_response
 from . import recall_selectors as selectors
 from . import services
 from .models import RecallState, RecallUnit, RecallUnitStatus
+from .panels import recall_actions
 from .recall_forms import RecallForm, UnitFilterForm
 
 PAGE_SIZE = 50
@@ -185,6 +186,7 @@ def recall_detail(request, code):
         "can_edit": can_change and recall.state == RecallState.DRAFT,
         "can_units": can_units,
         "events": selectors.recall_events(recall)[:20],
+        "page_actions": recall_actions(recall, request.user),
         "chart_config": {
             "url": reverse("recall-detail", args=[recall.code]),
             "labels": {

@@ -32,6 +32,7 @@ from .kpi.periods import GRAINS, grain_floor, grain_next, kpi_zone
 from .kpi.registry import CATEGORIES, DIMENSIONS, NONE_MEMBER, RECORD_MODEL_NAMES, UNITS
 from .kpi.registry import RECORD_LABELS as REGISTERED_LABELS
 from .models import RecallUnitStatus
+from .panels import dashboard_actions
 
 # The dimensions of the filter bar; any other dimension (a drill-down's team, assignee,
 # batch, ...) rides along in the query string and shows as a removable chip.
@@ -404,7 +405,10 @@ def _config(request, *, state: dict, kpi=None, extra: dict | None = None) -> dic
 
 
 def _render(request, template: str, partial: str, context: dict):
-    response = render(request, partial if _is_partial(request) else template, context)
+    # An htmx redraw of the body also redraws the header's actions (their form carries
+    # the filters), out of band.
+    context["partial"] = _is_partial(request)
+    response = render(request, partial if context["partial"] else template, context)
     patch_vary_headers(response, ["HX-Request"])
     return response
 
@@ -424,6 +428,7 @@ def overview(request):
         "chips": form.chips(request.GET),
         "has_home": _home_kind(request.user) != "overview",
         "config": _config(request, state=state),
+        "dashboard_actions": dashboard_actions(request, state),
     }
     return _render(request, "quality/overview.html", "quality/_overview_body.html", context)
 
@@ -612,6 +617,7 @@ def kpi_detail(request, code):
         "has_home": _home_kind(request.user) != "overview",
         "overview_query": _without(request.GET, "by", "pareto", "period"),
         "config": _config(request, state=state, kpi=kpi),
+        "dashboard_actions": dashboard_actions(request, state),
     }
     return _render(request, "quality/kpi.html", "quality/_kpi_body.html", context)
 

@@ -197,6 +197,10 @@ SPECTACULAR_SETTINGS = {
         "ImprovementActionStatusEnum": "improvements.models.ActionStatus",
         "AgendaKindEnum": "improvements.models.AgendaKind",
         "MeetingStatusEnum": "improvements.models.MeetingStatus",
+        "ReportKindEnum": "reports.models.ReportKind",
+        "ReportStatusEnum": "reports.models.ReportStatus",
+        "ReportScheduleEnum": "reports.models.Schedule",
+        "DeliveryStatusEnum": "reports.models.DeliveryStatus",
     },
 }
 
@@ -239,6 +243,9 @@ LABOR_RATE = float(os.environ.get("LABOR_RATE", "100"))
 IMPORT_UPLOAD_RETENTION_DAYS = int(os.environ.get("IMPORT_UPLOAD_RETENTION_DAYS", "30"))
 # The data-quality score shown beside KPI cards is recomputed at most this often.
 DATA_QUALITY_CARD_SECONDS = int(os.environ.get("DATA_QUALITY_CARD_SECONDS", "900"))
+# A PDF report still "running" after this many seconds lost its worker; the task
+# delivered again takes it over (reports.services.report_generate).
+REPORT_STALE_SECONDS = int(os.environ.get("REPORT_STALE_SECONDS", "900"))
 # Memory per sort/hash of the KPI refresh queries (PostgreSQL, set for the refresh
 # transaction only): enough for every grouping set to hash at a million tickets.
 KPI_REFRESH_WORK_MEM = os.environ.get("KPI_REFRESH_WORK_MEM", "1GB")
