@@ -4,7 +4,8 @@ and the registry of links that apps above improvements add to the issue page."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from catalog.hooks import PageHooks
 
 from . import selectors
 
@@ -25,30 +26,16 @@ def alert_improvement_panel(alert, user) -> dict | None:
 # or None to hide it for that issue and user.
 
 
-@dataclass(frozen=True)
-class _IssueAction:
-    key: str
-    label: object  # a lazy translation: rendered in the page's language
-    icon: str
-    url: Callable[[object, object], str | None]
-    order: int
-
-
-_ISSUE_ACTIONS: dict[str, _IssueAction] = {}
+_ISSUE_ACTIONS = PageHooks("url")
 
 
 def issue_action_register(
     *, key: str, label, url: Callable[[object, object], str | None], icon: str = "", order: int = 100
 ) -> None:
     """Register (or replace, by key: ready() may run twice in tests) an issue page link."""
-    _ISSUE_ACTIONS[key] = _IssueAction(key=key, label=label, icon=icon, url=url, order=order)
+    _ISSUE_ACTIONS.register(key=key, fn=url, order=order, label=label, icon=icon)
 
 
 def issue_actions(issue, user) -> list[dict]:
     """The links to show on this issue's page for this user: [{key, label, icon, url}]."""
-    shown = []
-    for action in sorted(_ISSUE_ACTIONS.values(), key=lambda a: (a.order, a.key)):
-        url = action.url(issue, user)
-        if url:
-            shown.append({"key": action.key, "label": action.label, "icon": action.icon, "url": url})
-    return shown
+    return _ISSUE_ACTIONS.shown(issue, user)

@@ -239,5 +239,5 @@ def test_a_second_panel_registration_just_works(world, agent):
         assert "hidden" not in keys and keys.index("failures") < keys.index("zz")
         assert panels[keys.index("zz")]["context"] == {"n": ticket.pk}
     finally:
-        _PANELS.pop("zz", None)
-        _PANELS.pop("hidden", None)
+        _PANELS.unregister("zz")
+        _PANELS.unregister("hidden")
