@@ -53,7 +53,7 @@ def meeting_minutes_pdf(meeting: ReviewMeeting, *, language: str) -> bytes:
             (_("Date"), date),
             (_("Location"), meeting.location or "–"),
             (_("Chair"), _user(meeting.chair)),
-            (_("Attendees"), ", ".join(_user(u) for u in meeting.attendees.all()) or "–"),
+            (_("Attendees"), ", ".join(sorted((_user(u) for u in meeting.attendees.all()), key=str.casefold)) or "–"),
             (_("Status"), meeting.get_status_display()),
         ]
         label_width = 32 * mm
