@@ -321,3 +321,8 @@ IMPROVEMENT_WATCH_DAYS = int(os.environ.get("IMPROVEMENT_WATCH_DAYS", "90"))
 IMPROVEMENT_RECURRENCE_ACTION = os.environ.get("IMPROVEMENT_RECURRENCE_ACTION", "reopen")
 # The TrueType CJK font embedded in PDFs (minutes, reports); Debian's fonts-wqy-zenhei.
 PDF_CJK_FONT = os.environ.get("PDF_CJK_FONT", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
+
+# /healthz (issue 10): beat counts as down when no enabled task ran for this long (the
+# heartbeat runs every minute; the database scheduler saves run times every 3 minutes).
+HEALTH_BEAT_MAX_AGE_SECONDS = int(os.environ.get("HEALTH_BEAT_MAX_AGE_SECONDS", "600"))
+HEALTH_BROKER_TIMEOUT_SECONDS = float(os.environ.get("HEALTH_BROKER_TIMEOUT_SECONDS", "2"))
