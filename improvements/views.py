@@ -159,6 +159,13 @@ def _attempt(request, call, success):
     return result
 
 
+def _posted_reason(request) -> str:
+    """The reason a reopen or a withdrawal gives; the service refuses a missing one."""
+    form = ReasonForm(request.POST)
+    form.is_valid()
+    return form.cleaned_data.get("reason", "")
+
+
 def _form_refused(request, form) -> None:
     reasons = [f"{error}" for errors in form.errors.values() for error in errors]
     messages.error(request, _("Not saved: %(reasons)s") % {"reasons": " ".join(reasons)})
@@ -492,13 +499,10 @@ def issue_transition(request, pk):
 @require_POST
 def issue_reopen(request, pk):
     issue = _issue_for_work(request, pk)
-    form = ReasonForm(request.POST)
-    form.is_valid()
+    reason = _posted_reason(request)
     _attempt(
         request,
-        lambda: services.issue_reopen(
-            issue_id=issue.pk, actor=request.user, reason=form.cleaned_data.get("reason", "")
-        ),
+        lambda: services.issue_reopen(issue_id=issue.pk, actor=request.user, reason=reason),
         lambda issue: _("%(code)s was reopened.") % {"code": issue.code},
     )
     return _back(issue.pk)
@@ -584,13 +588,10 @@ def cause_verify(request, pk):
 @require_POST
 def cause_unverify(request, pk):
     cause = _cause_for_work(request, pk)
-    form = ReasonForm(request.POST)
-    form.is_valid()
+    reason = _posted_reason(request)
     _attempt(
         request,
-        lambda: services.cause_unverify(
-            cause_id=cause.pk, actor=request.user, reason=form.cleaned_data.get("reason", "")
-        ),
+        lambda: services.cause_unverify(cause_id=cause.pk, actor=request.user, reason=reason),
         _("The verification was withdrawn."),
     )
     return _back(cause.issue_id, f"cause-{cause.pk}")

@@ -16,7 +16,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog.api.pagination import PageSizePagination
+from catalog.api.pagination import choice_params, paginated
 
 from .. import review_selectors as selectors
 from .. import services
@@ -181,13 +181,9 @@ class MeetingListView(APIView):
         responses=MeetingSerializer(many=True),
     )
     def get(self, request):
-        status = request.query_params.get("status") or None
-        if status and status not in MeetingStatus.values:
-            raise serializers.ValidationError({"status": [f"one of {', '.join(MeetingStatus.values)}"]})
+        status = choice_params(request, {"status": MeetingStatus})["status"]
         meetings = selectors.meeting_list(status=status).prefetch_related("attendees")
-        paginator = PageSizePagination()
-        page = paginator.paginate_queryset(meetings, request, view=self)
-        return paginator.get_paginated_response(MeetingSerializer(page, many=True).data)
+        return paginated(request, self, meetings, MeetingSerializer)
 
     @extend_schema(
         summary="Plan a review meeting",

@@ -14,7 +14,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog.api.pagination import PageSizePagination
+from catalog.api.pagination import paginated
 
 from .. import services
 from ..knowledge import knowledge_search
@@ -169,9 +169,7 @@ class KnowledgeView(APIView):
             product_line=params.get("product_line") or None,
             user=request.user,
         )
-        paginator = PageSizePagination()
-        page = paginator.paginate_queryset(issues, request, view=self)
-        return paginator.get_paginated_response(KnowledgeSerializer(page, many=True).data)
+        return paginated(request, self, issues, KnowledgeSerializer)
 
 
 urlpatterns: list = [

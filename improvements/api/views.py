@@ -14,6 +14,8 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
+from catalog.api.pagination import choice_params
+
 from .. import selectors, services
 from ..models import Action, Cause, ImprovementIssue, Severity, State
 from .serializers import (
@@ -86,14 +88,8 @@ class ImprovementIssueViewSet(
     def get_queryset(self):
         if self.action == "list":
             params = self.request.query_params
-            state, severity = params.get("state") or None, params.get("severity") or None
-            errors = {}
-            if state and state not in State.values:
-                errors["state"] = [f"one of {', '.join(State.values)}"]
-            if severity and severity not in Severity.values:
-                errors["severity"] = [f"one of {', '.join(Severity.values)}"]
-            if errors:
-                raise serializers.ValidationError(errors)
+            chosen = choice_params(self.request, {"state": State, "severity": Severity})
+            state, severity = chosen["state"], chosen["severity"]
             return selectors.issue_list(
                 user=self.request.user,
                 state=state,

@@ -21,7 +21,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog.api.pagination import PageSizePagination
+from catalog.api.pagination import PageSizePagination, choice_params, paginated
 from tickets.models import Team
 
 from .. import alert_selectors
@@ -453,19 +453,15 @@ class AlertRuleListView(APIView):
     )
     def get(self, request):
         rules = _rules().order_by("code")
-        kind = request.query_params.get("kind") or ""
+        kind = choice_params(request, {"kind": AlertKind})["kind"]
         if kind:
-            if kind not in AlertKind.values:
-                raise serializers.ValidationError({"kind": [f"one of {', '.join(AlertKind.values)}"]})
             rules = rules.filter(kind=kind)
         active = (request.query_params.get("active") or "").lower()
         if active:
             if active not in ("true", "false", "1", "0"):
                 raise serializers.ValidationError({"active": ["true or false"]})
             rules = rules.filter(active=active in ("true", "1"))
-        paginator = PageSizePagination()
-        page = paginator.paginate_queryset(rules, request, view=self)
-        return paginator.get_paginated_response(AlertRuleSerializer(page, many=True).data)
+        return paginated(request, self, rules, AlertRuleSerializer)
 
     @extend_schema(
         summary="Create an alert rule",
@@ -566,9 +562,7 @@ class SilenceListView(APIView):
             silences = silences.exclude(starts_at__lte=now, ends_at__gt=now)
         elif active:
             raise serializers.ValidationError({"active": ["true or false"]})
-        paginator = PageSizePagination()
-        page = paginator.paginate_queryset(silences, request, view=self)
-        return paginator.get_paginated_response(SilenceSerializer(page, many=True, context={"now": now}).data)
+        return paginated(request, self, silences, SilenceSerializer, context={"now": now})
 
     @extend_schema(
         summary="Silence notifications of matching alerts for a time window",

@@ -14,7 +14,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog.api.pagination import PageSizePagination
+from catalog.api.pagination import paginated
 
 from .. import metrics, services
 from ..models import MetricDefinition, MetricRecordSet
@@ -147,9 +147,7 @@ class MetricListView(APIView):
     def get(self, request):
         raw = (request.query_params.get("active") or "").lower()
         active = {"true": True, "1": True, "false": False, "0": False}.get(raw)
-        paginator = PageSizePagination()
-        page = paginator.paginate_queryset(metrics.metric_definition_list(active=active), request, view=self)
-        return paginator.get_paginated_response(MetricDefinitionSerializer(page, many=True).data)
+        return paginated(request, self, metrics.metric_definition_list(active=active), MetricDefinitionSerializer)
 
     @extend_schema(
         summary="Define a metric",

@@ -12,7 +12,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog.api.pagination import PageSizePagination
+from catalog.api.pagination import PageSizePagination, choice_params, paginated
 
 from .. import recall_selectors as selectors
 from .. import services
@@ -186,13 +186,9 @@ class RecallListView(APIView):
         responses=RecallSerializer(many=True),
     )
     def get(self, request):
-        state = request.query_params.get("state") or None
-        if state and state not in RecallState.values:
-            raise serializers.ValidationError({"state": [f"one of {', '.join(RecallState.values)}"]})
+        state = choice_params(request, {"state": RecallState})["state"]
         recalls = selectors.recall_list(state=state).prefetch_related("batches", "serial_ranges")
-        paginator = PageSizePagination()
-        page = paginator.paginate_queryset(recalls, request, view=self)
-        return paginator.get_paginated_response(RecallSerializer(page, many=True).data)
+        return paginated(request, self, recalls, RecallSerializer)
 
     @extend_schema(
         summary="Open a recall campaign (state draft)",
@@ -259,9 +255,7 @@ class RecallUnitsView(APIView):
     )
     def get(self, request, code: str):
         recall = _recall(code)
-        unit_status = request.query_params.get("status") or None
-        if unit_status and unit_status not in RecallUnitStatus.values:
-            raise serializers.ValidationError({"status": [f"one of {', '.join(RecallUnitStatus.values)}"]})
+        unit_status = choice_params(request, {"status": RecallUnitStatus})["status"]
         paginator = PageSizePagination()
         page = paginator.paginate_queryset(
             selectors.recall_units(recall=recall, status=unit_status), request, view=self
