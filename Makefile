@@ -35,7 +35,7 @@ run: install
 	@echo "  API docs: http://$(HOST):$(PORT)/api/docs/    Stop everything with Ctrl-C."
 	@echo ""
 	@trap 'kill $$(jobs -p) 2>/dev/null; wait' INT TERM EXIT; \
-	$(BIN)/celery -A aftersales worker --loglevel=WARNING --concurrency=2 & \
+	$(BIN)/celery -A aftersales worker --loglevel=WARNING --concurrency=2 -Q default,kpi,notifications,reports & \
 	$(BIN)/celery -A aftersales beat --loglevel=WARNING --schedule var/celerybeat-schedule & \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 

@@ -18,6 +18,8 @@ api_v1 = [
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # Prometheus scrape endpoint (/metrics); see catalog.metrics for who may read it.
+    path("", include("django_prometheus.urls")),
     path("", RedirectView.as_view(pattern_name="quality:home", permanent=False)),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

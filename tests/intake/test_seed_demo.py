@@ -12,6 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, FloatField, Max, Q, Value
 from django.db.models.functions import Cast, TruncMonth
+from django.http import HttpRequest
 from django.test import Client, override_settings
 from django.utils import timezone
 
@@ -229,7 +230,8 @@ def test_recall_of_the_defective_batch(seeded, planted):
 @pytest.mark.django_db
 def test_demo_logins_work_with_their_roles(seeded):
     for username, role in DEMO_LOGINS:
-        assert Client().login(username=username, password="demo"), username
+        # django-axes needs the request that authenticate() is given.
+        assert Client().login(request=HttpRequest(), username=username, password="demo"), username
         user = User.objects.get(username=username)
         assert user.groups.filter(name=role).exists(), username
     assert User.objects.get(username="agent2").language == "zh-hans"

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from django.db import connection
+from django.http import HttpRequest
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -650,7 +651,8 @@ def test_token_authentication(agent, ticket_a, ticket_b):
 @pytest.mark.django_db
 def test_session_authentication(agent, ticket_a):
     client = APIClient()
-    assert client.login(username="agent_a", password="pass-1234")
+    # django-axes needs the request that authenticate() is given.
+    assert client.login(request=HttpRequest(), username="agent_a", password="pass-1234")
     assert ids(client.get(LIST)) == [ticket_a.pk]
 
 
