@@ -62,6 +62,9 @@ class RecallAdmin(admin.ModelAdmin):
     filter_horizontal = ("batches",)
     inlines = [RecallUnitInline]
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # its events are append-only (the database refuses to delete them)
+
 
 @admin.register(RecallUnit)
 class RecallUnitAdmin(admin.ModelAdmin):
@@ -78,6 +81,10 @@ class AlertRuleAdmin(admin.ModelAdmin):
     search_fields = ("code", "name", "kpi")
     filter_horizontal = ("recipient_users", "recipient_teams")
     readonly_fields = ("created_at", "updated_at", "last_evaluated_at")
+
+    def has_delete_permission(self, request, obj=None):
+        # A rule's alerts and their append-only events would go with it: switch it off.
+        return False
 
 
 class AlertEventInline(admin.TabularInline):
@@ -102,6 +109,9 @@ class AlertAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # its events are append-only (the database refuses to delete them)
 
 
 @admin.register(AlertEvaluation)

@@ -176,3 +176,20 @@ class FailureFactory(factory.django.DjangoModelFactory):
     unit = factory.SubFactory(UnitFactory)
     failure_mode = factory.SubFactory(FailureModeFactory)
     occurred_at = factory.LazyFunction(timezone.now)
+
+
+def audit_rows_wipe(*models) -> None:
+    """Test resets only: empty append-only event tables. On PostgreSQL a trigger refuses
+    DELETE of audit rows (catalog migration 0002) but not TRUNCATE; elsewhere a raw DELETE
+    skips the models' Python guard."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # TRUNCATE refuses tables with pending deferred FK checks: run them first.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("TRUNCATE " + ", ".join(connection.ops.quote_name(m._meta.db_table) for m in models))
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+    else:
+        for model in models:
+            model.objects.all()._raw_delete(model.objects.db)

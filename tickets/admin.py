@@ -81,6 +81,9 @@ class TicketAdmin(admin.ModelAdmin):
     readonly_fields = ("public_id", "version", "updated_at")
     inlines = [TicketEventInline]
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # its timeline is append-only (the database refuses to delete it)
+
 
 @admin.register(Survey)
 class SurveyAdmin(admin.ModelAdmin):

@@ -38,6 +38,7 @@ from intake.demo import PLANTED
 from intake.improvement_demo import improvement_demo_seed
 from quality.kpi.engine import kpi_compute
 from quality.kpi.registry import kpi_lookup
+from tests.factories import audit_rows_wipe
 
 AS_OF = dt.date(2026, 3, 18)
 SEED = 42
@@ -271,8 +272,7 @@ def test_the_same_as_of_gives_the_same_rows(seeded):
     """Written again over the same demo data (this test's transaction is rolled back)."""
     first = snapshot()
     ReviewMeeting.objects.all().delete()
-    ImprovementEvent.objects.all()._raw_delete(ImprovementEvent.objects.db)  # append-only rows; a test reset
-    ActionEvent.objects.all()._raw_delete(ActionEvent.objects.db)
+    audit_rows_wipe(ImprovementEvent, ActionEvent)  # append-only rows; a test reset
     ImprovementIssue.objects.all().delete()
     assert improvement_demo_seed(as_of=AS_OF, log=lambda _m: None) == {"issues": 4, "meetings": 5}
     assert snapshot() == first

@@ -17,7 +17,8 @@ from catalog.models import Batch, Component, Customer, ProductLine, ProductModel
 from intake.models import ENTITY_ORDER, ImportRun, ImportStatus
 from quality.kpi.engine import kpi_compute
 from quality.kpi.registry import kpi_registry
-from quality.models import Failure, FailureMode, KpiSnapshot, Recall, RecallUnit
+from quality.models import Failure, FailureMode, KpiSnapshot, Recall, RecallEvent, RecallUnit
+from tests.factories import audit_rows_wipe
 from tickets.models import Survey, Team, Ticket, TicketEvent
 
 from .web_support import client_for
@@ -44,12 +45,12 @@ def figures() -> dict:
 
 def wipe_template_data() -> None:
     """Everything the template carries; accounts, teams and reference data stay."""
+    audit_rows_wipe(TicketEvent, RecallEvent)  # append-only rows; a test reset
     RecallUnit.objects.all().delete()
     Recall.objects.all().delete()
     Survey.objects.all().delete()
     Failure.objects.all().delete()
     KpiSnapshot.objects.all().delete()
-    TicketEvent.objects.all()._raw_delete(TicketEvent.objects.db)  # append-only rows; a test reset
     Ticket.objects.all().delete()
     Unit.objects.all().delete()
     Batch.objects.all().delete()
