@@ -4,7 +4,19 @@ from pathlib import Path
 
 from celery import shared_task
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
+
+# Options of every task whose service is idempotent: a lost database connection (a
+# restart, a failover, a terminated backend) is retried with backoff (about 2, 4, 8 ...
+# s, jittered, at most 120 s apart), 6 times at most, then the task fails. Any other
+# error fails at once. The worker logs each retry (INFO) and each failure (ERROR).
+DATABASE_RETRY = {
+    "autoretry_for": (OperationalError, InterfaceError),
+    "retry_backoff": 2,
+    "retry_backoff_max": 120,
+    "max_retries": 6,
+}
 
 
 @shared_task(ignore_result=True)

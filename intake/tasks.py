@@ -8,6 +8,8 @@ from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 
+from catalog.tasks import DATABASE_RETRY
+
 from . import services
 from .selectors import PROGRESS_KEY, PROGRESS_TIMEOUT
 
@@ -53,7 +55,7 @@ def upload_retention() -> timedelta:
     return timedelta(days=getattr(settings, "IMPORT_UPLOAD_RETENTION_DAYS", UPLOAD_RETENTION_DAYS))
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(acks_late=True, ignore_result=True, **DATABASE_RETRY)
 def import_uploads_purge_task() -> int:
     """Delete stored uploads past the retention (scheduled daily). Idempotent: a second
     run, or two at once, deletes nothing more."""

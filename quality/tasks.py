@@ -1,13 +1,15 @@
 from celery import shared_task
 from django.utils import timezone
 
+from catalog.tasks import DATABASE_RETRY
+
 from .alert_selectors import alert_rules_for
 from .kpi.periods import local_midnight
 from .models import AlertSchedule
 from .services import alert_evaluations_purge, alert_rules_evaluate, kpi_snapshots_refresh, recall_units_remedied_sync
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(acks_late=True, ignore_result=True, **DATABASE_RETRY)
 def kpi_snapshots_refresh_task(full: bool = False) -> dict:
     """Every 15 minutes incremental, nightly full; the state row lock makes overlapping
     runs wait, and a rerun rewrites the same rows."""
@@ -18,14 +20,14 @@ def kpi_snapshots_refresh_task(full: bool = False) -> dict:
     return result
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(acks_late=True, ignore_result=True, **DATABASE_RETRY)
 def recall_units_remedied_sync_task() -> int:
     """Daily: units whose remedy ticket was resolved count as remedied. One UPDATE that
     skips remedied units, so a rerun (or two workers at once) changes nothing more."""
     return recall_units_remedied_sync()
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(acks_late=True, ignore_result=True, **DATABASE_RETRY)
 def alerts_evaluate_task(schedule: str | None = None) -> int:
     """Hourly: the hourly rules, and the daily rules not yet evaluated today; after each
     KPI refresh: the after_refresh rules. A rerun logs another evaluation but opens no
@@ -43,7 +45,7 @@ def alerts_evaluate_task(schedule: str | None = None) -> int:
     return len(alert_rules_evaluate(rules=rules))
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(acks_late=True, ignore_result=True, **DATABASE_RETRY)
 def alert_evaluations_purge_task() -> int:
     """Daily: drop evaluation log rows past ALERT_EVALUATION_RETENTION_DAYS."""
     return alert_evaluations_purge()

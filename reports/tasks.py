@@ -3,6 +3,8 @@
 from celery import shared_task
 from django.conf import settings
 
+from catalog.tasks import DATABASE_RETRY
+
 from . import services
 from .models import ReportStatus
 
@@ -20,7 +22,7 @@ def report_generate_task(self, report_id: int) -> None:
         raise self.retry(countdown=settings.REPORT_STALE_SECONDS + 5)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(acks_late=True, ignore_result=True, **DATABASE_RETRY)
 def subscription_deliver_task(subscription_id: int) -> None:
     """Run by the subscription's beat task: send the due period once (the delivery log's
     unique row makes a second run a no-op)."""
