@@ -1,14 +1,20 @@
 """The one place where errors become HTTP: {"detail": "...", "errors": {...}}."""
 
+import logging
+
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404, JsonResponse
+from django.utils.translation import gettext as _
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from catalog.exceptions import ApplicationError
+
+logger = logging.getLogger(__name__)
 
 
 def _flatten(detail) -> dict:
@@ -29,6 +35,12 @@ def api_exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, (DataError, OverflowError)):
+        # A value the database cannot hold that no validation caught (an integer beyond
+        # 64 bits, a NUL byte in text on PostgreSQL): the client's input, not a server
+        # fault. Logged, so that the missing validation gets added.
+        logger.warning("database refused a client value: %s", exc)
+        exc = exceptions.ValidationError({"non_field_errors": [_("A value is out of range or not allowed.")]})
 
     response = exception_handler(exc, context)
     if response is None:

@@ -16,7 +16,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog.api.pagination import choice_params, paginated
+from catalog.api.pagination import PageSizePagination, choice_params, paginated
 
 from .. import review_selectors as selectors
 from .. import services
@@ -170,6 +170,7 @@ def _detail(pk: int) -> dict:
 
 class MeetingListView(APIView):
     permission_classes = [ReviewPermission]
+    pagination_class = PageSizePagination  # documents the page envelope (drf-spectacular)
 
     @extend_schema(
         summary="Review meetings, newest first",

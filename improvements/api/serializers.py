@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from catalog.api.fields import IdField
 from catalog.models import Batch, Component, ProductLine, ProductModel, Region, Supplier
 from quality.models import FailureMode
 from tickets.models import Team
@@ -17,9 +18,7 @@ from ..services import allowed_transitions
 
 
 def _ids(**kwargs):
-    return serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, default=list, max_length=5000, **kwargs
-    )
+    return serializers.ListField(child=IdField(), required=False, default=list, max_length=5000, **kwargs)
 
 
 def _slug(queryset, field: str, **kwargs):

@@ -14,7 +14,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog.api.pagination import paginated
+from catalog.api.pagination import PageSizePagination, paginated
 
 from .. import services
 from ..knowledge import knowledge_search
@@ -143,6 +143,7 @@ class KnowledgeSerializer(serializers.Serializer):
 
 class KnowledgeView(APIView):
     permission_classes = [IsAuthenticated]
+    pagination_class = PageSizePagination  # documents the page envelope (drf-spectacular)
 
     @extend_schema(
         summary="The knowledge base: closed issues with root cause, actions and verified effect",

@@ -78,7 +78,8 @@ class ImportRejectedSerializer(serializers.Serializer):
 
     detail = serializers.CharField()
     errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
-    summary = ImportResultSerializer()
+    # Absent when the input itself is malformed (no row was read).
+    summary = ImportResultSerializer(required=False)
 
 
 class ApiErrorSerializer(serializers.Serializer):

@@ -438,6 +438,7 @@ def _rule_fields(data: dict) -> dict:
 
 class AlertRuleListView(APIView):
     permission_classes = [AlertPermission]
+    pagination_class = PageSizePagination  # documents the page envelope (drf-spectacular)
     rules_scope = True
     write_perms = {"POST": RULE_ADD_PERM}
 
@@ -540,6 +541,7 @@ class AlertRuleReplayView(APIView):
 
 class SilenceListView(APIView):
     permission_classes = [AlertPermission]
+    pagination_class = PageSizePagination  # documents the page envelope (drf-spectacular)
     rules_scope = True
     write_perms = {"POST": SILENCE_ADD_PERM}
 

@@ -14,7 +14,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog.api.pagination import paginated
+from catalog.api.pagination import PageSizePagination, paginated
 
 from .. import metrics, services
 from ..models import MetricDefinition, MetricRecordSet
@@ -134,6 +134,7 @@ class MetricPermission(BasePermission):
 
 class MetricListView(APIView):
     permission_classes = [MetricPermission]
+    pagination_class = PageSizePagination  # documents the page envelope (drf-spectacular)
 
     @extend_schema(
         summary="Self-service metrics (自助指标)",

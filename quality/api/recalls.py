@@ -174,6 +174,7 @@ def _recall(code: str) -> Recall:
 
 class RecallListView(APIView):
     permission_classes = [RecallPermission]
+    pagination_class = PageSizePagination  # documents the page envelope (drf-spectacular)
     write_perm = selectors.ADD_PERM
 
     @extend_schema(
@@ -243,6 +244,7 @@ class RecallTransitionView(APIView):
 
 class RecallUnitsView(APIView):
     permission_classes = [RecallPermission]
+    pagination_class = PageSizePagination  # documents the page envelope (drf-spectacular)
 
     @extend_schema(
         summary="The affected units of a recall",
