@@ -42,6 +42,10 @@ run: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@# Any deploy warning of the production settings fails CI (the key is a dummy, for the check only).
+	DJANGO_SETTINGS_MODULE=aftersales.settings.production ALLOWED_HOSTS=example.com \
+	  SECRET_KEY=ci-check-deploy-only-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGH \
+	  $(BIN)/python manage.py check --deploy --fail-level WARNING
 	$(BIN)/pytest
 
 # A quick subset for a second database backend (CI runs it on SQLite after PostgreSQL).

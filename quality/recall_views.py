@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from catalog.exceptions import ApplicationError
 from catalog.exports import dated_filename, export_response
+from catalog.throttles import export_throttle
 
 from . import recall_selectors as selectors
 from . import services
@@ -282,6 +283,7 @@ def recall_units_notify(request, code):
 
 @recall_reader
 @require_GET
+@export_throttle
 def recall_units_export(request, code):
     """The affected units (with the page's status filter) as CSV or XLSX, for a
     notification campaign: who to call or write to, and where each unit stands."""

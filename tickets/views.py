@@ -19,6 +19,7 @@ from catalog import services as catalog_services
 from catalog.exceptions import ApplicationError
 from catalog.exports import dated_filename, export_response
 from catalog.selectors import customer_list, region_list
+from catalog.throttles import export_throttle
 
 from . import selectors, services
 from .forms import (
@@ -96,6 +97,7 @@ def queue(request):
 
 @login_required
 @require_GET
+@export_throttle
 def queue_export(request):
     """The queue as a CSV or XLSX file: the page's filters and scope, every page of it."""
     form = QueueFilterForm.from_query(request.GET, user=request.user)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from csp.constants import NONCE
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -86,15 +87,26 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-# Behind the proxy of deploy/: the client address is the first of X-Forwarded-For.
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# 429 with the wait in minutes and Retry-After (renders AXES_LOCKOUT_TEMPLATE).
+AXES_LOCKOUT_CALLABLE = "catalog.throttles.lockout_response"
+# Reverse proxies in front of the app (production: 1): the client address is the entry the
+# outermost one appended to X-Forwarded-For; with 0, REMOTE_ADDR. Axes, the page throttles
+# and DRF all read it through catalog.throttles.client_ip.
+NUM_PROXIES = int(os.environ.get("NUM_PROXIES", "0"))
+AXES_CLIENT_IP_CALLABLE = "catalog.throttles.client_ip"
+RATELIMIT_IP_META_KEY = "catalog.throttles.client_ip"
+# Throttles (django-ratelimit syntax, also read by DRF): login posts per client address
+# (beside axes' lockout), CSV/XLSX exports per user (pages and API each).
+LOGIN_RATE = os.environ.get("LOGIN_RATE", "20/m")
+EXPORT_RATE = os.environ.get("EXPORT_RATE", "10/m")
 
 # Content-Security-Policy (django-csp): our own files only; the few inline scripts carry
 # the request's nonce. Report-only first via CSP_REPORT_ONLY=1 when rolling out a change.
 _CSP = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
-        "script-src": ["'self'", "'nonce'"],
+        # NONCE, not the string "'nonce'": django-csp swaps the sentinel for this response's nonce.
+        "script-src": ["'self'", NONCE],
         "style-src": ["'self'", "'unsafe-inline'"],
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'", "data:"],
@@ -138,6 +150,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
+        # A kept connection broken by a database restart or failover is replaced at the
+        # next request instead of failing it.
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -188,6 +203,9 @@ CACHES = {
 }
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Where the file backend (EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend)
+# writes one file per connection: the reliability tests count a worker's messages there.
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "outbox"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "aftersales@localhost")
 
 REST_FRAMEWORK = {
@@ -201,9 +219,9 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "catalog.api.pagination.PageSizePagination",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "catalog.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "catalog.api.exceptions.api_exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"anon": "60/min", "user": "2000/min"},
+    "DEFAULT_THROTTLE_RATES": {"anon": "60/min", "user": "2000/min", "export": EXPORT_RATE},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "After-sales quality platform API",
@@ -216,6 +234,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # INTERFACES.md: every endpoint but the customers' signed-link pages needs a login.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "catalog.api.schema.postprocess_time_format",
+    ],
     # Choice sets whose field names ("status", "mode", "source") other models use too.
     "ENUM_NAME_OVERRIDES": {
         "StatusEnum": "tickets.models.Status",  # the name it had before ImportStatus came
@@ -385,3 +407,7 @@ PDF_CJK_FONT = os.environ.get("PDF_CJK_FONT", "/usr/share/fonts/truetype/wqy/wqy
 # heartbeat runs every minute; the database scheduler saves run times every 3 minutes).
 HEALTH_BEAT_MAX_AGE_SECONDS = int(os.environ.get("HEALTH_BEAT_MAX_AGE_SECONDS", "600"))
 HEALTH_BROKER_TIMEOUT_SECONDS = float(os.environ.get("HEALTH_BROKER_TIMEOUT_SECONDS", "2"))
+# /metrics (catalog.metrics): readable from these addresses or networks (a request through
+# the proxy must come from an allowed client too), or anywhere with this bearer token.
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

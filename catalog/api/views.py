@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from catalog import selectors, services
 from catalog.exports import CONTENT_TYPES, EXPORT_FORMATS, ExportColumn, dated_filename, export_response, export_table
 from catalog.models import Batch, Customer, Unit
+from catalog.throttles import ExportThrottle
 
 from .serializers import (
     BatchSerializer,
@@ -92,6 +93,7 @@ class ExportMixin:
             (200, CONTENT_TYPES["csv"].split(";")[0]): OpenApiTypes.BINARY,
             (200, CONTENT_TYPES["xlsx"]): OpenApiTypes.BINARY,
             400: OpenApiResponse(description="unknown format, an invalid filter, or too many rows for XLSX"),
+            429: OpenApiResponse(description="more exports than EXPORT_RATE allows; see Retry-After"),
         },
     )
     @action(
@@ -100,6 +102,7 @@ class ExportMixin:
         pagination_class=None,
         renderer_classes=[JSONRenderer],
         content_negotiation_class=ExportNegotiation,
+        throttle_classes=[ExportThrottle],
     )
     def export(self, request):
         headers, rows = export_table(self.filter_queryset(self.get_queryset()), self.export_columns)

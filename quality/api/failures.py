@@ -7,7 +7,7 @@ import datetime as dt
 from django.urls import path
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import BasePermission
@@ -18,6 +18,7 @@ from catalog.api.pagination import PageSizePagination
 from catalog.api.views import ExportNegotiation
 from catalog.exceptions import ApplicationError
 from catalog.exports import EXPORT_FORMATS, dated_filename, export_response
+from catalog.throttles import ExportThrottle
 
 from .. import services
 from .. import trace_selectors as selectors
@@ -174,7 +175,11 @@ class FailureListView(GenericAPIView):
     def get_queryset(self):
         return _filtered(self.request)
 
-    @extend_schema(summary="Failures (scoped to the user's teams for agents and supervisors)", parameters=_FILTERS)
+    @extend_schema(
+        summary="Failures (scoped to the user's teams for agents and supervisors)",
+        parameters=_FILTERS,
+        responses=FailureSerializer(many=True),  # a page of them, not one
+    )
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(FailureSerializer(page, many=True).data)
@@ -202,6 +207,7 @@ class FailureListView(GenericAPIView):
 class FailureExportView(APIView):
     permission_classes = [FailurePermission]
     content_negotiation_class = ExportNegotiation
+    throttle_classes = [ExportThrottle]
 
     @extend_schema(
         summary="The failures list as CSV or XLSX (same filters and scope)",
@@ -209,7 +215,10 @@ class FailureExportView(APIView):
             OpenApiParameter("format", OpenApiTypes.STR, enum=list(EXPORT_FORMATS), required=True),
             *_FILTERS,
         ],
-        responses={(200, "text/csv"): OpenApiTypes.BINARY},
+        responses={
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            429: OpenApiResponse(description="more exports than EXPORT_RATE allows; see Retry-After"),
+        },
     )
     def get(self, request):
         headers, rows = selectors.failure_export_table(_filtered(request))

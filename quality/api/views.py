@@ -5,7 +5,7 @@ import datetime as dt
 
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from catalog.api.pagination import PageSizePagination
 from catalog.api.views import ExportNegotiation
 from catalog.exports import export_response
+from catalog.throttles import ExportThrottle
 
 from .. import selectors
 from ..kpi.engine import KpiUsageError
@@ -109,6 +110,7 @@ class KpiValuesView(APIView):
 
 class KpiValuesExportView(KpiValuesView):
     content_negotiation_class = ExportNegotiation
+    throttle_classes = [ExportThrottle]
 
     @extend_schema(
         summary="Values of one KPI as CSV or XLSX",
@@ -118,7 +120,10 @@ class KpiValuesExportView(KpiValuesView):
             OpenApiParameter("by", OpenApiTypes.STR),
             *_DIM_PARAMS,
         ],
-        responses={(200, "text/csv"): OpenApiTypes.BINARY},
+        responses={
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            429: OpenApiResponse(description="more exports than EXPORT_RATE allows; see Retry-After"),
+        },
     )
     def get(self, request, code: str):
         kpi, body = self.values(request, code)
