@@ -3,7 +3,10 @@
 Three checks, each with its time: the database answers, the broker accepts a connection,
 and beat ran recently (the newest `last_run_at` of the enabled django-celery-beat tasks:
 the heartbeat task runs every minute, and the database scheduler writes run times every
-few minutes). 200 when all pass, 503 with the failing check's reason otherwise."""
+few minutes). 200 when all pass, 503 with the failing check's reason otherwise.
+
+`?checks=database,broker` runs only those: a load balancer must not take every web
+machine out of service because beat (a separate process) stopped."""
 
 from __future__ import annotations
 
@@ -17,6 +20,8 @@ from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from catalog.metrics import health_checks_record
 
 
 def _timed(check) -> dict:
@@ -53,9 +58,19 @@ def _beat() -> dict:
     return {"last_run_at": last.isoformat(), "age_seconds": round(age)}
 
 
+CHECKS = ("database", "broker", "beat")
+
+
 @never_cache
 @require_GET
 def healthz(request):
-    checks = {"database": _timed(_database), "broker": _timed(_broker), "beat": _timed(_beat)}
+    names = [name.strip() for name in request.GET.get("checks", ",".join(CHECKS)).split(",") if name.strip()]
+    unknown = sorted(set(names) - set(CHECKS))
+    if unknown or not names:
+        reason = f"unknown: {', '.join(unknown)}" if unknown else "empty"
+        return JsonResponse({"errors": {"checks": [f"{reason}; choose from {', '.join(CHECKS)}"]}}, status=400)
+    run = {"database": _database, "broker": _broker, "beat": _beat}
+    checks = {name: _timed(run[name]) for name in CHECKS if name in names}
+    health_checks_record(checks)
     healthy = all(check["status"] == "ok" for check in checks.values())
     return JsonResponse({"status": "ok" if healthy else "fail", "checks": checks}, status=200 if healthy else 503)

@@ -74,3 +74,20 @@ def test_an_unreachable_broker_is_a_503_not_a_500(client, monkeypatch):
 
 def test_only_get(client):
     assert client.post("/healthz").status_code == 405
+
+
+@pytest.mark.django_db
+def test_checks_parameter_runs_only_the_named_checks(client):
+    # No beat run exists: the full probe fails, the load balancer's subset does not.
+    assert client.get("/healthz").status_code == 503
+    response = client.get("/healthz?checks=database,broker")
+    assert response.status_code == 200, response.json()
+    assert set(response.json()["checks"]) == {"database", "broker"}
+
+
+@pytest.mark.django_db
+def test_unknown_check_name_is_a_400_naming_it(client):
+    response = client.get("/healthz?checks=database,disk")
+    assert response.status_code == 400
+    assert "disk" in response.json()["errors"]["checks"][0]
+    assert client.get("/healthz?checks=").status_code == 400
