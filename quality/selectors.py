@@ -88,8 +88,25 @@ def kpi_target_for(kpi: Kpi, *, period_start: dt.date, dimension: str = "", memb
     return kpi.target
 
 
-def kpi_targets(kpi: Kpi) -> list[KpiTarget]:
-    return list(KpiTarget.objects.filter(kpi=kpi.code).order_by("-valid_from", "-pk"))
+def kpi_targets(kpi: Kpi, *, reads: dict | None = None) -> list[KpiTarget]:
+    if reads is None:
+        return list(KpiTarget.objects.filter(kpi=kpi.code).order_by("-valid_from", "-pk"))
+    if "targets" not in reads:
+        # One query for every KPI of a many-KPI read (the overview), in the same order.
+        by_kpi: dict[str, list[KpiTarget]] = {}
+        for target in KpiTarget.objects.order_by("-valid_from", "-pk"):
+            by_kpi.setdefault(target.kpi, []).append(target)
+        reads["targets"] = by_kpi
+    return reads["targets"].get(kpi.code, [])
+
+
+def _refresh_state(reads: dict | None) -> KpiRefreshState | None:
+    if reads is None or "state" not in reads:
+        state = KpiRefreshState.objects.filter(name=SNAPSHOT_PLAN).first()
+        if reads is None:
+            return state
+        reads["state"] = state
+    return reads["state"]
 
 
 def kpi_status(kpi: Kpi, value: float | None, target: float | None) -> str | None:
@@ -104,8 +121,10 @@ def kpi_status(kpi: Kpi, value: float | None, target: float | None) -> str | Non
     return "near" if -gap <= band else "missed"
 
 
-def _with_targets(kpi: Kpi, rows: list[dict], by: Sequence[str], filters: Mapping[str, str]) -> list[dict]:
-    targets = kpi_targets(kpi)
+def _with_targets(
+    kpi: Kpi, rows: list[dict], by: Sequence[str], filters: Mapping[str, str], reads: dict | None = None
+) -> list[dict]:
+    targets = kpi_targets(kpi, reads=reads)
     if len(by) == 1:
         dimension = by[0]
     elif not by and len(filters) == 1:
@@ -125,14 +144,21 @@ def _with_targets(kpi: Kpi, rows: list[dict], by: Sequence[str], filters: Mappin
 
 
 def _snapshot_rows(
-    kpi: Kpi, *, grain: str, start: dt.date, end: dt.date, by: Sequence[str], filters: Mapping[str, str]
+    kpi: Kpi,
+    *,
+    grain: str,
+    start: dt.date,
+    end: dt.date,
+    by: Sequence[str],
+    filters: Mapping[str, str],
+    reads: dict | None = None,
 ) -> list[dict] | None:
     """The stored rows when the snapshot covers the request exactly, else None."""
     if len(by) + len(filters) > 1 or kpi.custom:
         return None
     if grain_floor(start, grain) != start or grain_floor(end, grain) != end:
         return None  # a cut period is not stored
-    state = KpiRefreshState.objects.filter(name=SNAPSHOT_PLAN).first()
+    state = _refresh_state(reads)
     plan = state.marks.get("plan", {}) if state is not None and state.covered_from else {}
     covered = state.marks.get("kpis") if state is not None else None
     if grain not in plan or (covered is not None and covered.get(kpi.code) != kpi.version):
@@ -187,16 +213,23 @@ def kpi_values(
     by: Sequence[str] = (),
     filters: Mapping[str, str] | None = None,
     live: bool = False,
+    reads: dict | None = None,
 ) -> dict:
     """INTERFACES.md's values body, plus the target and status of each row and where
-    the rows came from (snapshot or live)."""
+    the rows came from (snapshot or live). `reads`: a dict shared by the calls of one
+    many-KPI read (the overview), so the scope, the refresh state and the targets are
+    read once, not once per KPI."""
     filters = dict(filters or {})
     by = tuple(by)
     kpi_request_check(kpi=kpi, grain=grain, start=start, end=end, by=by, filters=filters)
-    scope = kpi_scope_for(user) if user is not None else None
+    if reads is None or "scope" not in reads:
+        scope = kpi_scope_for(user) if user is not None else None
+        if reads is not None:
+            reads["scope"] = scope
+    scope = reads["scope"] if reads is not None else scope
     rows = None
     if scope is None and not live:
-        rows = _snapshot_rows(kpi, grain=grain, start=start, end=end, by=by, filters=filters)
+        rows = _snapshot_rows(kpi, grain=grain, start=start, end=end, by=by, filters=filters, reads=reads)
     source = "snapshot" if rows is not None else "live"
     if rows is None:
         rows = kpi_compute(kpi=kpi, grain=grain, start=start, end=end, by=by, filters=filters, scope=scope)
@@ -210,7 +243,7 @@ def kpi_values(
         "by": list(by),
         "filters": filters,
         "source": source,
-        "rows": _with_targets(kpi, rows, by, filters),
+        "rows": _with_targets(kpi, rows, by, filters, reads),
     }
 
 
@@ -258,6 +291,7 @@ def kpi_overview(*, user, grain: str, start: dt.date, end: dt.date, filters: Map
     if periods:
         # One period: widen to the one before, so the card can show the change.
         first = periods[0].start if len(periods) > 1 else grain_previous(periods[0].label, grain)
+    reads: dict = {}
     for kpi in kpi_catalogue(user=user):
         card = {
             "code": kpi.code,
@@ -280,7 +314,7 @@ def kpi_overview(*, user, grain: str, start: dt.date, end: dt.date, filters: Map
             "data_quality": kpi_data_quality(kpi),
         }
         if card["applicable"] and periods:
-            values = kpi_values(user=user, kpi=kpi, grain=grain, start=first, end=end, filters=filters)
+            values = kpi_values(user=user, kpi=kpi, grain=grain, start=first, end=end, filters=filters, reads=reads)
             by_period = {row["period_start"]: row for row in values["rows"]}
             last = by_period.get(periods[-1].label.isoformat())
             previous = by_period.get(grain_previous(periods[-1].label, grain).isoformat())
@@ -288,7 +322,9 @@ def kpi_overview(*, user, grain: str, start: dt.date, end: dt.date, filters: Map
                 card.update({k: last[k] for k in ("value", "numerator", "denominator", "target", "status")})
                 card["provisional"] = last["provisional"]
             else:
-                card["target"] = kpi_target_for(kpi, period_start=periods[-1].label)
+                card["target"] = kpi_target_for(
+                    kpi, period_start=periods[-1].label, targets=kpi_targets(kpi, reads=reads)
+                )
             if previous:
                 card["previous"] = previous["value"]
             if card["value"] is not None and card["previous"] is not None:

@@ -4,6 +4,8 @@ value (met / near / missed) in both directions; validation of new targets."""
 import datetime as dt
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from catalog.exceptions import ApplicationError
 from quality.kpi.registry import kpi_lookup
@@ -137,6 +139,24 @@ def test_overview_card_carries_the_target(world, manager):
     )
     card = next(c for cat in body.json()["categories"] for c in cat["kpis"] if c["code"] == "csat")
     assert (card["value"], card["target"], card["status"]) == (100.0, 100, "met")
+
+
+def test_overview_reads_every_target_and_the_refresh_state_once(world, manager):
+    # Issue 10's load test: the overview read them once per KPI (108 queries at 32 KPIs).
+    kpi_target_set(kpi_code="csat", value=100, valid_from=D(2026, 2, 1))
+    kpi_target_set(kpi_code="first_response_hours", value=1.5, valid_from=D(2026, 1, 1))
+    with CaptureQueriesContext(connection) as queries:
+        body = api_for(manager).get(
+            "/api/v1/kpis/overview/", {"grain": "month", "start": "2026-01-01", "end": "2026-03-01"}
+        )
+    cards = {c["code"]: c for cat in body.json()["categories"] for c in cat["kpis"]}
+    assert (cards["csat"]["value"], cards["csat"]["target"], cards["csat"]["status"]) == (100.0, 100, "met")
+    # Feb 2.0 h against 1.5 h (down): 0.5 h over, within the band max(5 % of 1.5, 0.5) = 0.5.
+    card = cards["first_response_hours"]
+    assert (card["value"], card["target"], card["status"]) == (2.0, 1.5, "near")
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert len([q for q in sql if 'FROM "quality_kpitarget"' in q]) == 1
+    assert len([q for q in sql if 'FROM "quality_kpirefreshstate"' in q]) <= 1
 
 
 def test_target_records_its_author(world, manager):

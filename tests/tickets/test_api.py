@@ -184,6 +184,24 @@ def test_filters_and_ordering(params, expected, manager, spread):
 
 
 @pytest.mark.django_db
+def test_choice_filters_add_no_distinct(agent, spread):
+    # The agent's open queue (issue 10's load test): the rows are tickets, no join repeats
+    # one, so no DISTINCT, which sorted every matching row on every column (53 ms at 1M).
+    params = {
+        "status": ["new", "assigned", "in_progress"],
+        "priority": ["high", "low"],
+        "type": ["repair", "complaint"],
+    }
+    with CaptureQueriesContext(connection) as queries:
+        response = api_for(agent).get(LIST, params)
+    assert ids(response) == [spread["t2"], spread["t1"]]
+    assert response.json()["count"] == 2
+    ticket_queries = [q["sql"] for q in queries.captured_queries if "tickets_ticket" in q["sql"]]
+    assert ticket_queries
+    assert not [sql for sql in ticket_queries if "DISTINCT" in sql.upper()]
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("params", "field"),
     [

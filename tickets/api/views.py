@@ -7,6 +7,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from catalog.api.filters import IsoDateTimeFilter
 from catalog.api.views import ExportMixin
 from tickets import selectors, services
 from tickets.models import Channel, Priority, Status, Ticket, TicketType
@@ -22,16 +23,19 @@ from .serializers import (
 
 
 class TicketFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=Status.choices)
-    priority = django_filters.MultipleChoiceFilter(choices=Priority.choices)
-    type = django_filters.MultipleChoiceFilter(choices=TicketType.choices)
-    channel = django_filters.MultipleChoiceFilter(choices=Channel.choices)
+    # distinct=False: these are columns of the ticket row, no join repeats a ticket; the
+    # default DISTINCT made PostgreSQL sort every matching row on all columns (issue 10's
+    # load test: the open queue 53 -> 1 ms of query at 1,000,000 tickets).
+    status = django_filters.MultipleChoiceFilter(choices=Status.choices, distinct=False)
+    priority = django_filters.MultipleChoiceFilter(choices=Priority.choices, distinct=False)
+    type = django_filters.MultipleChoiceFilter(choices=TicketType.choices, distinct=False)
+    channel = django_filters.MultipleChoiceFilter(choices=Channel.choices, distinct=False)
     team = django_filters.CharFilter(field_name="team__name")
     assignee = django_filters.CharFilter(field_name="assignee__username")
     customer = django_filters.CharFilter(field_name="customer__external_id")
     unit = django_filters.CharFilter(field_name="unit__serial")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     q = django_filters.CharFilter(method="search", label="search")
 
     class Meta:
