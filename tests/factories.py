@@ -148,6 +148,22 @@ class TicketFactory(factory.django.DjangoModelFactory):
     created_at = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(hours=5))
 
 
+class BreachedTicketFactory(TicketFactory):
+    """In progress and past its resolution target, on a 24x7 clock: created 10 h before
+    `now`, answered 9 h before, due 1 h before, last checked 3 h before. The SLA sweep
+    reaches level 1 (80 %) and level 2 (the due time) but not level 3 (4 h after)."""
+
+    class Params:
+        now = factory.LazyFunction(timezone.now)
+
+    subject = "Overdue"
+    status = "in_progress"
+    created_at = factory.LazyAttribute(lambda o: o.now - dt.timedelta(hours=10))
+    first_response_at = factory.LazyAttribute(lambda o: o.now - dt.timedelta(hours=9))
+    resolution_due_at = factory.LazyAttribute(lambda o: o.now - dt.timedelta(hours=1))
+    sla_next_check_at = factory.LazyAttribute(lambda o: o.now - dt.timedelta(hours=3))
+
+
 class SurveyFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Survey

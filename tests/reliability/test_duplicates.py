@@ -16,7 +16,14 @@ from improvements.services.issues import issue_create
 from improvements.tasks import actions_remind_task
 from quality.models import Alert, AlertEvaluation, AlertRule
 from quality.tasks import alerts_evaluate_task
-from tests.factories import CustomerFactory, SurveyFactory, TeamFactory, TicketFactory, UserFactory
+from tests.factories import (
+    BreachedTicketFactory,
+    CustomerFactory,
+    SurveyFactory,
+    TeamFactory,
+    TicketFactory,
+    UserFactory,
+)
 from tickets.models import Escalation, Notification, Ticket, TicketEvent
 from tickets.tasks import notifications_deliver_task, sla_sweep_task, survey_email_task
 
@@ -59,20 +66,7 @@ def test_overlapping_sla_sweeps_and_deliveries_escalate_and_send_once(pair_worke
     customer = CustomerFactory()
     now = timezone.now()
     tickets = [
-        Ticket.objects.create(
-            external_id=f"T-OVERLAP-{n}",
-            customer=customer,
-            team=team,
-            type="repair",
-            channel="phone",
-            subject="Overdue",
-            status="in_progress",
-            created_at=now - dt.timedelta(hours=10),
-            first_response_at=now - dt.timedelta(hours=9),
-            resolution_due_at=now - dt.timedelta(hours=1),
-            sla_next_check_at=now - dt.timedelta(hours=3),
-        )
-        for n in range(6)
+        BreachedTicketFactory(external_id=f"T-OVERLAP-{n}", customer=customer, team=team, now=now) for n in range(6)
     ]
     # Each sweep holds a ticket and waits to insert its notification: the second skips
     # the first one's ticket (SKIP LOCKED) and holds another.

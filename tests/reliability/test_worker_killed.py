@@ -6,13 +6,12 @@ in EXCLUSIVE mode). Then the pool process is killed (acks_late + reject_on_worke
 the main process puts the message back), or the whole worker (the message stays
 unacknowledged in Redis until the visibility timeout, then a new worker gets it)."""
 
-import datetime as dt
 import time
 
 import pytest
 from django.utils import timezone
 
-from tests.factories import CustomerFactory, TeamFactory, UserFactory
+from tests.factories import BreachedTicketFactory, TeamFactory, UserFactory
 from tickets.models import Escalation, Notification, Ticket, TicketEvent
 from tickets.tasks import sla_sweep_task
 
@@ -28,21 +27,7 @@ def breached_ticket() -> Ticket:
     # (the due time) are reached, level 3 (4 h after the due time) is not.
     supervisor = UserFactory(username="kill_super", roles=["supervisor"])
     team = TeamFactory(name="Kill team", supervisor=supervisor, members=[supervisor])
-    now = timezone.now()
-    return Ticket.objects.create(
-        external_id="T-KILL",
-        customer=CustomerFactory(),
-        team=team,
-        type="repair",
-        channel="phone",
-        subject="Overdue",
-        status="in_progress",
-        priority="normal",
-        created_at=now - dt.timedelta(hours=10),
-        first_response_at=now - dt.timedelta(hours=9),
-        resolution_due_at=now - dt.timedelta(hours=1),
-        sla_next_check_at=now - dt.timedelta(hours=3),
-    )
+    return BreachedTicketFactory(external_id="T-KILL", team=team, priority="normal")
 
 
 def assert_escalated_once(ticket: Ticket) -> None:

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from tests.factories import CustomerFactory, TeamFactory, UserFactory
+from tests.factories import BreachedTicketFactory, CustomerFactory, TeamFactory, UserFactory
 from tickets import selectors, services
 from tickets.models import (
     BusinessCalendar,
@@ -139,19 +139,7 @@ def test_friday_ticket_before_a_holiday_skips_them_and_escalates_once_per_level(
 def test_a_late_first_sweep_fires_every_reached_level_once(people):
     # No calendar: 24x7. Created 10 h ago, due 1 h ago; level 3 (4 h after) not reached.
     now = timezone.now()
-    ticket = Ticket.objects.create(
-        external_id="T-LATE",
-        customer=CustomerFactory(),
-        team=people["team"],
-        type="repair",
-        channel="phone",
-        subject="Late",
-        status="in_progress",
-        created_at=now - dt.timedelta(hours=10),
-        first_response_at=now - dt.timedelta(hours=9),
-        resolution_due_at=now - dt.timedelta(hours=1),
-        sla_next_check_at=now - dt.timedelta(hours=3),
-    )
+    ticket = BreachedTicketFactory(external_id="T-LATE", team=people["team"], subject="Late", now=now)
     counts = sla_sweep(now=now)
     assert counts == {"tickets": 1, "level_1": 1, "level_2": 1, "level_3": 0}
     # Unassigned: the at-risk notice goes to the supervisor.
@@ -236,17 +224,11 @@ def test_two_concurrent_sweeps_escalate_each_ticket_once():
     now = timezone.now()
     Ticket.objects.bulk_create(
         [
-            Ticket(
+            BreachedTicketFactory.build(
                 external_id=f"T-RACE-{n:03d}",
                 customer=customer,
                 team=team,
-                type="repair",
-                channel="phone",
-                subject="Overdue",
-                status="in_progress",
-                created_at=now - dt.timedelta(hours=10),
-                first_response_at=now - dt.timedelta(hours=9),
-                resolution_due_at=now - dt.timedelta(hours=1),
+                now=now,
                 sla_next_check_at=now - dt.timedelta(hours=1),
             )
             for n in range(200)
