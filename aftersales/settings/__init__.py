@@ -237,6 +237,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "catalog.api.schema.postprocess_time_format",
+        "catalog.api.schema.postprocess_error_responses",
     ],
     # Choice sets whose field names ("status", "mode", "source") other models use too.
     "ENUM_NAME_OVERRIDES": {

@@ -73,3 +73,38 @@ def postprocess_time_format(result, generator, request, public):
 
     walk(result)
     return result
+
+
+# INTERFACES.md: every error is `{"detail": "...", "errors": {field: [reason]}}`
+# (catalog.api.exceptions builds it); views declare an error code's description only.
+API_ERROR = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}, "errors": {"type": "object", "additionalProperties": {}}},
+    "required": ["detail", "errors"],
+}
+ERROR_RESPONSES = {
+    "400": "Invalid input: `errors` names each field and the reason.",
+    "401": "Not signed in.",
+    "403": "Not allowed for this role.",
+    "404": "Not found, or outside the caller's scope.",
+}
+
+
+def postprocess_error_responses(result, generator, request, public):
+    """Declare the error answers every operation can give (and the body of those a view
+    declared without one), so clients see them and schemathesis checks their shape too:
+    400 for bad input, 401/403 for who may call, 404 for an object in the path."""
+    result.setdefault("components", {}).setdefault("schemas", {})["ApiError"] = API_ERROR
+    content = {"application/json": {"schema": {"$ref": "#/components/schemas/ApiError"}}}
+    for path, item in result.get("paths", {}).items():
+        for method, operation in item.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            responses = operation.setdefault("responses", {})
+            codes = ["400", "401", "403"] + (["404"] if "{" in path else [])
+            for code in codes:
+                responses.setdefault(code, {"description": ERROR_RESPONSES[code]})
+            for code, response in responses.items():
+                if code[0] == "4" and "content" not in response:
+                    response["content"] = content
+    return result

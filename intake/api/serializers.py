@@ -82,11 +82,6 @@ class ImportRejectedSerializer(serializers.Serializer):
     summary = ImportResultSerializer(required=False)
 
 
-class ApiErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    errors = serializers.DictField()
-
-
 class ImportRunSerializer(serializers.ModelSerializer):
     user = serializers.CharField(source="user.username", read_only=True, default=None)
     profile = serializers.CharField(source="profile.name", read_only=True, default=None)

@@ -16,7 +16,6 @@ from intake.models import ENTITY_CHOICES, ENTITY_ORDER, ImportMode, ImportRun, I
 from .serializers import (
     DETAIL_ERRORS,
     MAX_ROWS,
-    ApiErrorSerializer,
     DataQualityQuerySerializer,
     DataQualityReportSerializer,
     ImportQuerySerializer,
@@ -67,7 +66,7 @@ class ImportRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     def get_queryset(self):
         return selectors.import_run_list()
 
-    @extend_schema(summary="Import history", responses={200: ImportRunSerializer(many=True), 403: ApiErrorSerializer})
+    @extend_schema(summary="Import history", responses={200: ImportRunSerializer(many=True)})
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
@@ -75,7 +74,7 @@ class ImportRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         summary="One import run with its rejected rows",
         description=f"The first {DETAIL_ERRORS:,} rejected rows are listed; error_count says how many there are.",
         parameters=[OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)],
-        responses={200: ImportRunDetailSerializer, 403: ApiErrorSerializer, 404: ApiErrorSerializer},
+        responses={200: ImportRunDetailSerializer},
     )
     def retrieve(self, request, *args, **kwargs):
         run = self.get_object()
@@ -108,8 +107,7 @@ class ImportEntityView(APIView):
             400: OpenApiResponse(
                 ImportRejectedSerializer, description="Strict mode rejected the rows (or the input is malformed)."
             ),
-            403: ApiErrorSerializer,
-            404: OpenApiResponse(ApiErrorSerializer, description="Unknown entity."),
+            404: OpenApiResponse(description="Unknown entity."),
         },
     )
     def post(self, request, entity):
@@ -184,7 +182,7 @@ class DataQualityView(APIView):
             OpenApiParameter("entity", OpenApiTypes.STR, enum=list(ENTITY_ORDER), description="Blank: every entity."),
             OpenApiParameter("window_days", OpenApiTypes.INT, default=30, description="1..366 days, today included."),
         ],
-        responses={200: DataQualityReportSerializer, 400: ApiErrorSerializer, 403: ApiErrorSerializer},
+        responses={200: DataQualityReportSerializer},
     )
     def get(self, request):
         query = DataQualityQuerySerializer(data=request.query_params)

@@ -1,6 +1,6 @@
 """Issue 10, API fuzzing: schemathesis over every operation of the OpenAPI schema
 (/api/schema/), in process through the WSGI app, against a `seed_demo --scale tiny`
-database, as a superuser with a token. Checks: not_a_server_error and
+database, as a superuser and as the demo agent, with a token. Checks: not_a_server_error and
 response_schema_conformance. The last test asserts that at least 1,000 requests ran."""
 
 import json
@@ -94,14 +94,21 @@ def _collect_known() -> None:
                     KNOWN[(path, name)] = rows[0][name]
 
 
-@pytest.fixture
-def token(seeded, db):
+@pytest.fixture(params=["superuser", "agent"])
+def token(request, seeded, db):
+    """Every operation twice: as a superuser (every code path past the permissions) and
+    as the demo agent (team-scoped lists and objects, 403s and 404s: their bodies are
+    checked against the declared error shape too)."""
     from rest_framework.authtoken.models import Token
 
+    from catalog.models import User
     from tests.factories import UserFactory
 
-    user = UserFactory(username="fuzz_admin", is_superuser=True, is_staff=True)
-    return Token.objects.create(user=user).key
+    if request.param == "agent":
+        user = User.objects.get(username="agent")
+    else:
+        user = UserFactory(username="fuzz_admin", is_superuser=True, is_staff=True)
+    return Token.objects.get_or_create(user=user)[0].key
 
 
 @pytest.fixture(autouse=True)
